@@ -1,0 +1,3 @@
+from aef_db.cli import main
+
+main()

@@ -1,0 +1,267 @@
+"""The `aef-db` command line. Thin by design: each command is one library call plus output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from aef_db import __version__, compat, doctor
+from aef_db import migrations as migration_files
+from aef_db.cluster import Cluster
+from aef_db.connection import connect, redact, require_supported_server
+from aef_db.errors import AefDbError
+from aef_db.runner import Runner, State
+from aef_db.target import resolve_url
+
+out = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+_STATE_STYLE = {State.APPLIED: "green", State.PENDING: "yellow", State.CHANGED: "red", State.MISSING_FILE: "red"}
+_LEVEL_STYLE = {doctor.Level.OK: "green", doctor.Level.INFO: "cyan", doctor.Level.WARN: "yellow", doctor.Level.FAIL: "red"}
+
+
+def _note(message: str) -> None:
+    err.print(f"[dim]aef-db:[/dim] {message}", highlight=False)
+
+
+def handle_errors(fn: F) -> F:
+    """Turn aef-db's own errors into a message on stderr and an exit code, without a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except AefDbError as exc:
+            err.print(f"[bold red]error:[/bold red] {exc}", highlight=False, markup=True, soft_wrap=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+database_url_option = click.option(
+    "--database-url",
+    envvar="DATABASE_URL",
+    metavar="URL",
+    help="PostgreSQL URL. Default: $DATABASE_URL, else the embedded cluster under $AEF_DB_HOME.",
+)
+migrations_dir_option = click.option(
+    "--migrations-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="AEF_DB_MIGRATIONS_DIR",
+    help="Read migrations from this directory instead of the package's own.",
+)
+
+
+def _load(migrations_dir: Path | None) -> list[migration_files.Migration]:
+    return migration_files.load(migrations_dir)
+
+
+class _TreeGroup(click.Group):
+    """Lists every leaf command (``db start``, ``migrate up``...) in the top-level help."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows: list[tuple[str, str]] = []
+
+        def walk(group: click.Group, prefix: str) -> None:
+            for name in group.list_commands(ctx):
+                command = group.get_command(ctx, name)
+                if command is None or command.hidden:
+                    continue
+                if isinstance(command, click.Group):
+                    walk(command, f"{prefix}{name} ")
+                else:
+                    rows.append((prefix + name, command.get_short_help_str(limit=200)))
+
+        walk(self, "")
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=_TreeGroup, context_settings={"max_content_width": 110})
+@click.version_option(__version__, prog_name="aef-db")
+def main() -> None:
+    """aef-db: the execution store of the agent execution framework (AEF)."""
+
+
+# -- db ---------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Manage the embedded PostgreSQL cluster under $AEF_DB_HOME (default ./.aef)."""
+
+
+@db.command("start")
+@handle_errors
+def db_start() -> None:
+    """Start the embedded cluster, creating it on first use (a no-op when running)."""
+    cluster = Cluster.default()
+    started = cluster.start()
+    state = cluster.status()
+    _note(("started" if started else "already running") + f" on 127.0.0.1:{state.port} (log: {state.log_path})")
+
+
+@db.command("stop")
+@handle_errors
+def db_stop() -> None:
+    """Stop the embedded cluster (a no-op when stopped)."""
+    _note("stopped" if Cluster.default().stop() else "not running")
+
+
+@db.command("status")
+@handle_errors
+def db_status() -> None:
+    """Show whether the embedded cluster runs; exit 3 when it does not, as pg_ctl does."""
+    state = Cluster.default().status()
+    table = Table(show_header=False, box=None)
+    table.add_row("state", "[green]running[/green]" if state.running else "[yellow]stopped[/yellow]"
+                  if state.initialized else "[yellow]not created[/yellow]")
+    table.add_row("pid", str(state.pid or "-"))
+    table.add_row("port", str(state.port or "-"))
+    table.add_row("data", str(state.data_dir))
+    table.add_row("log", str(state.log_path))
+    out.print(table)
+    if not state.running:
+        sys.exit(3)
+
+
+@db.command("url")
+@click.option("--superuser", is_flag=True, help="The superuser's URL (aef_admin) instead of postgres's.")
+@click.option("--database", default="postgres", show_default=True, help="Database name in the URL.")
+@handle_errors
+def db_url(superuser: bool, database: str) -> None:
+    """Print a libpq URL of the embedded cluster on stdout (for psql and psycopg)."""
+    click.echo(Cluster.default().url(superuser=superuser, database=database))
+
+
+# -- migrate ------------------------------------------------------------------
+
+
+@main.group()
+def migrate() -> None:
+    """Apply, revert, inspect and export aef-db's migrations."""
+
+
+@migrate.command("up")
+@click.option("--to", "to", metavar="VERSION", help="Stop after this version.")
+@database_url_option
+@migrations_dir_option
+@handle_errors
+def migrate_up(to: str | None, database_url: str | None, migrations_dir: Path | None) -> None:
+    """Apply pending migrations, each file in one transaction."""
+    runner = Runner(resolve_url(database_url, _note), _load(migrations_dir), report=_note)
+    applied = runner.up(to)
+    _note(f"applied {len(applied)} migration(s)" if applied else "nothing to apply: up to date")
+
+
+@migrate.command("down")
+@click.option("--to", "to", metavar="VERSION", help="Revert every migration newer than VERSION.")
+@click.option("--all", "all_", is_flag=True, help="Revert every aef-db migration.")
+@click.option("--steps", type=int, metavar="N", help="Revert the N newest migrations.")
+@database_url_option
+@migrations_dir_option
+@handle_errors
+def migrate_down(to: str | None, all_: bool, steps: int | None, database_url: str | None, migrations_dir: Path | None) -> None:
+    """Revert migrations with their rollback files, newest first."""
+    if sum((to is not None, all_, steps is not None)) != 1:
+        raise click.UsageError("give exactly one of --to VERSION, --all or --steps N")
+    runner = Runner(resolve_url(database_url, _note), _load(migrations_dir), report=_note)
+    reverted = runner.down(to=to, all_=all_, steps=steps)
+    _note(f"reverted {len(reverted)} migration(s)" if reverted else "nothing to revert")
+
+
+@migrate.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+@database_url_option
+@migrations_dir_option
+@handle_errors
+def migrate_status(as_json: bool, database_url: str | None, migrations_dir: Path | None) -> None:
+    """List migrations as applied, pending or changed since they were applied."""
+    report = Runner(resolve_url(database_url, _note), _load(migrations_dir)).status()
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    out.print(f"mode: {report.compat.describe()}", highlight=False)
+    table = Table("version", "name", "state", "applied at", "by")
+    for m in report.migrations:
+        style = _STATE_STYLE[m.state]
+        table.add_row(m.version, m.name, f"[{style}]{m.state.value}[/{style}]",
+                      m.applied_at.strftime("%Y-%m-%d %H:%M:%S%z") if m.applied_at else "-",
+                      m.applied_by or m.recorded_by or "-")
+    out.print(table)
+
+
+@migrate.command("export")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--force", is_flag=True, help="Replace files of the same name with other content.")
+@migrations_dir_option
+@handle_errors
+def migrate_export(directory: Path, force: bool, migrations_dir: Path | None) -> None:
+    """Write the migrations as <version>_<name>.sql for supabase/migrations/."""
+    for path in migration_files.export(_load(migrations_dir), directory, force=force):
+        click.echo(str(path))
+
+
+# -- compat -------------------------------------------------------------------
+
+
+@main.group("compat")
+def compat_group() -> None:
+    """Inspect or install the Supabase compatibility layer on plain PostgreSQL."""
+
+
+@compat_group.command("status")
+@database_url_option
+@handle_errors
+def compat_status(database_url: str | None) -> None:
+    """Say whether the database is Supabase, compat (plain + layer) or missing the layer."""
+    with connect(resolve_url(database_url, _note)) as conn:
+        require_supported_server(conn)
+        status = compat.detect(conn)
+    out.print(status.describe(), highlight=False)
+    if status.mode is compat.Mode.MISSING:
+        sys.exit(1)
+
+
+@compat_group.command("install")
+@database_url_option
+@handle_errors
+def compat_install(database_url: str | None) -> None:
+    """Create the missing Supabase objects (needs a superuser); changes nothing on Supabase."""
+    url = resolve_url(database_url, _note)
+    with connect(url) as conn:
+        require_supported_server(conn)
+        status = compat.install(conn)
+    _note(f"{redact(url)}: {status.describe()}")
+
+
+# -- doctor -------------------------------------------------------------------
+
+
+@main.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+@database_url_option
+@migrations_dir_option
+@handle_errors
+def doctor_command(as_json: bool, database_url: str | None, migrations_dir: Path | None) -> None:
+    """Check that a database is fit for aef-db; exit 1 when something is wrong."""
+    checks = doctor.run(resolve_url(database_url, _note), _load(migrations_dir))
+    if as_json:
+        click.echo(json.dumps([c.as_dict() for c in checks], indent=2))
+    else:
+        table = Table("check", "result", "detail")
+        for c in checks:
+            style = _LEVEL_STYLE[c.level]
+            table.add_row(c.name, f"[{style}]{c.level.value}[/{style}]", c.detail)
+        out.print(table)
+    if doctor.failed(checks):
+        sys.exit(1)

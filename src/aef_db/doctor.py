@@ -1,0 +1,101 @@
+"""`aef-db doctor`: is this database fit for aef-db? One Check per question."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from aef_db import compat
+from aef_db import sql as package_sql
+from aef_db.connection import MIN_SERVER_VERSION, connect
+from aef_db.errors import AefDbError
+from aef_db.migrations import Migration
+from aef_db.runner import Runner, State
+
+_Q = package_sql.queries("doctor/queries.sql")
+_RQ = package_sql.queries("runner/queries.sql")
+REQUIRED_EXTENSIONS = ("pgcrypto",)
+OPTIONAL_EXTENSIONS = ("pg_cron", "pgtap")
+
+
+class Level(StrEnum):
+    OK = "ok"
+    INFO = "info"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    level: Level
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"check": self.name, "level": self.level.value, "detail": self.detail}
+
+
+def failed(checks: list[Check]) -> bool:
+    return any(c.level is Level.FAIL for c in checks)
+
+
+def run(url: str, migrations: list[Migration] | None = None) -> list[Check]:
+    try:
+        conn = connect(url)
+    except AefDbError as exc:
+        return [Check("connection", Level.FAIL, str(exc))]
+    checks = [Check("connection", Level.OK, "connected")]
+    with conn:
+        version = conn.execute(_RQ["server_version"]).fetchone()
+        assert version is not None
+        ok = version["num"] >= MIN_SERVER_VERSION
+        checks.append(Check("server version", Level.OK if ok else Level.FAIL,
+                            f"PostgreSQL {version['text']}" + ("" if ok else " (aef-db needs 15 or newer)")))
+        if not ok:
+            return checks
+        settings = conn.execute(_Q["settings"]).fetchone()
+        assert settings is not None
+        logical = settings["wal_level"] == "logical"
+        checks.append(Check("wal_level", Level.OK if logical else Level.FAIL,
+                            settings["wal_level"] + ("" if logical else " (realtime needs logical)")))
+        checks.append(Check("role", Level.OK if settings["can_create"] else Level.WARN,
+                            f"{settings['role']} on {settings['database']}"
+                            + ("" if settings["can_create"] else " (may not CREATE in this database: migrations will fail)")))
+        checks.extend(_extension_checks(conn, settings["pg_cron_preloaded"]))
+        status = compat.detect(conn)
+        checks.append(Check("compatibility mode", Level.FAIL if status.mode is compat.Mode.MISSING else Level.OK,
+                            status.describe()))
+    checks.extend(_migration_checks(url, migrations))
+    return checks
+
+
+def _extension_checks(conn: Any, preloaded: bool) -> list[Check]:
+    rows = {r["name"]: r for r in conn.execute(_Q["extensions"], {"names": list(REQUIRED_EXTENSIONS + OPTIONAL_EXTENSIONS)})}
+    checks = []
+    for name in REQUIRED_EXTENSIONS + OPTIONAL_EXTENSIONS:
+        row = rows.get(name)
+        required = name in REQUIRED_EXTENSIONS
+        if row is None:
+            checks.append(Check(f"extension {name}", Level.FAIL if required else Level.INFO, "not available on this server"))
+        elif row["installed_version"]:
+            checks.append(Check(f"extension {name}", Level.OK, f"installed ({row['installed_version']})"))
+        else:
+            checks.append(Check(f"extension {name}", Level.FAIL if required else Level.INFO,
+                                f"available ({row['default_version']}), not installed"))
+    checks.append(Check("pg_cron preloaded", Level.OK if preloaded else Level.INFO,
+                        "yes" if preloaded else "no (checkpoint sweeps then run from the worker)"))
+    return checks
+
+
+def _migration_checks(url: str, migrations: list[Migration] | None) -> list[Check]:
+    report = Runner(url, migrations).status()
+    pending, changed, missing = (report.count(State.PENDING), report.count(State.CHANGED), report.count(State.MISSING_FILE))
+    return [
+        Check("pending migrations", Level.FAIL if pending else Level.OK,
+              f"{pending} pending (run aef-db migrate up)" if pending else "none"),
+        Check("changed migration files", Level.FAIL if changed else Level.OK,
+              ", ".join(m.version for m in report.migrations if m.state is State.CHANGED) or "none"),
+        Check("applied migrations without files", Level.FAIL if missing else Level.OK,
+              ", ".join(m.version for m in report.migrations if m.state is State.MISSING_FILE) or "none"),
+    ]
