@@ -17,6 +17,7 @@ superuser, so migrations meet the same limits here as in production.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pwd
@@ -73,11 +74,11 @@ def find_pg_bin() -> Path:
 class Cluster:
     def __init__(self, home: Path, *, settings: dict[str, str] | None = None) -> None:
         self.home = home.absolute()
-        self.pg_root = self.home / "pg"
+        self.config_path = self.home / "cluster.json"
+        self.pg_root = self._locate_pg_root()
         self.data_dir = self.pg_root / "data"
         self.log_path = self.pg_root / "postgres.log"
         self.run_dir = self.pg_root / "run"
-        self.config_path = self.home / "cluster.json"
         self.extra_settings = settings or {}
 
     @classmethod
@@ -132,6 +133,20 @@ class Cluster:
 
     # -- identity and ownership -------------------------------------------
 
+    def _locate_pg_root(self) -> Path:
+        """$AEF_DB_HOME/pg, unless root's service user could not reach it there.
+
+        A home inside a directory closed to other users (such as /root) would
+        lock the service user out, so its files then live in
+        /var/lib/aef-db/<hash of the home>, recorded in cluster.json.
+        """
+        if self.config_path.exists() and (recorded := json.loads(self.config_path.read_text()).get("pg_root")):
+            return Path(recorded)
+        if os.geteuid() == 0 and not _reachable_by_others(self.home):
+            digest = hashlib.sha256(str(self.home).encode()).hexdigest()[:16]
+            return Path("/var/lib/aef-db") / digest
+        return self.home / "pg"
+
     def _service_identity(self) -> tuple[int, int]:
         if os.geteuid() != 0:
             return os.getuid(), os.getgid()
@@ -156,14 +171,6 @@ class Cluster:
                     f"{path} belongs to {owner}, not to {_user_name(uid)} who runs the cluster;"
                     " refusing to touch another user's cluster. Use another AEF_DB_HOME."
                 )
-        if os.geteuid() == 0:
-            # the service user must be able to reach the cluster through every parent directory
-            for parent in [self.home, *self.home.parents]:
-                if parent.exists() and not parent.stat().st_mode & stat.S_IXOTH and parent.stat().st_uid != uid:
-                    raise ClusterError(
-                        f"{parent} is not searchable by other users, so {SERVICE_USER} cannot reach"
-                        f" {self.pg_root}. Set AEF_DB_HOME to a directory outside it (e.g. /var/lib/aef-db)."
-                    )
 
     # -- init and bootstrap -------------------------------------------------
 
@@ -175,13 +182,14 @@ class Cluster:
         if self.data_dir.exists() and any(self.data_dir.iterdir()):
             raise ClusterError(f"{self.data_dir} is not empty but holds no aef-db cluster; move it away or use another AEF_DB_HOME")
         for path in (self.pg_root, self.run_dir):
-            path.mkdir(mode=0o700, exist_ok=True)
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chown(path, uid, gid)
         config = {
             "port": _free_port(),
             "superuser_password": secrets.token_urlsafe(24),
             "owner_password": secrets.token_urlsafe(24),
             "bootstrapped": False,
+            "pg_root": str(self.pg_root),
         }
         pwfile = self.pg_root / ".pwfile"
         pwfile.write_text(config["superuser_password"] + "\n")
@@ -266,6 +274,11 @@ class Cluster:
         tmp.chmod(0o600)
         tmp.write_text(json.dumps(config, indent=2) + "\n")
         tmp.replace(self.config_path)
+
+
+def _reachable_by_others(path: Path) -> bool:
+    """Whether every existing directory from / down to ``path`` is searchable by other users."""
+    return all(not p.exists() or p.stat().st_mode & stat.S_IXOTH for p in [path, *path.parents])
 
 
 def _read_pid(path: Path) -> int | None:

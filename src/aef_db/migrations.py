@@ -67,7 +67,8 @@ def load(directory: Traversable | Path | None = None) -> list[Migration]:
         raise MigrationSourceError(f"migrations directory {folder} does not exist")
     forward: dict[str, tuple[str, Traversable]] = {}
     rollback: dict[str, tuple[str, Traversable]] = {}
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+    # forward files first, so a clash is reported between the files people name
+    for entry in sorted(folder.iterdir(), key=lambda e: (e.name.endswith(".rollback.sql"), e.name)):
         if not entry.name.endswith(".sql"):
             continue
         if m := _ROLLBACK.match(entry.name):

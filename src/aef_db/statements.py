@@ -29,7 +29,7 @@ def split(sql: str, filename: str) -> list[Statement]:
         slices = pglast.split(sql, only_slices=True)
         trees = pglast.parse_sql(sql)
     except ParseError as exc:
-        location = getattr(exc, "location", None)
+        location = exc.args[1] if len(exc.args) > 1 else None  # pglast: (message, offset)
         where = f" (line {sql.count(chr(10), 0, location) + 1})" if isinstance(location, int) else ""
         raise MigrationSourceError(f"{filename}{where}: cannot parse: {exc.args[0]}") from exc
     result = []

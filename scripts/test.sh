@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite: install what is missing, then run pytest. The tests start
+# their own PostgreSQL cluster in a temporary directory and remove it afterwards.
+# Extra arguments go to pytest (e.g. scripts/test.sh -k migrate).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec .venv/bin/python -m pytest "$@"
