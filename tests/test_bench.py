@@ -1,0 +1,18 @@
+"""Each benchmark runs at a tiny size, to prove it still works. No timing is asserted."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def test_per_test_database_benchmark_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "per_test_database.py"), "--rounds", "1", "--no-write"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "| `CREATE DATABASE ... TEMPLATE` (the test suite's way) |" in result.stdout

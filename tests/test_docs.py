@@ -1,0 +1,32 @@
+"""The documents that newcomers and CI depend on stay true."""
+
+from __future__ import annotations
+
+import re
+import runpy
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_cli_reference_is_generated_and_current() -> None:
+    module = runpy.run_path(str(ROOT / "scripts" / "cli_reference.py"))
+    assert (ROOT / "docs" / "cli.md").read_text() == module["render"](), (
+        "docs/cli.md is stale: run .venv/bin/python scripts/cli_reference.py"
+    )
+
+
+def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one() -> None:
+    readme = (ROOT / "README.md").read_text()
+    setup = readme.split("## Set up", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"^(bash scripts/\S+)", setup, re.MULTILINE)
+    assert commands == ["bash scripts/demo.sh", "bash scripts/test.sh"]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "exec bash scripts/test.sh" in ci
+
+
+def test_every_migration_has_a_comment_header_and_timeouts() -> None:
+    for path in sorted((ROOT / "src" / "aef_db" / "sql" / "migrations").glob("*.sql")):
+        text = path.read_text()
+        assert text.startswith("-- "), path.name
+        assert "set lock_timeout" in text and "set statement_timeout" in text, path.name
