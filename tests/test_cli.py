@@ -144,3 +144,16 @@ def test_squawk_would_catch_an_unwaived_problem(tmp_path: Path) -> None:
                             capture_output=True, text=True)  # fmt: skip
     assert result.returncode != 0
     assert "prefer-timestamp-tz" in result.stdout
+
+
+def test_doctor_reports_pg_cron_preloading_to_a_superuser(database: Database) -> None:
+    from aef_db.cluster import find_pg_bin
+
+    libdir = subprocess.run([str(find_pg_bin() / "pg_config"), "--pkglibdir"], capture_output=True, text=True).stdout.strip()
+    expected = "yes" if (Path(libdir) / "pg_cron.so").exists() else "no (checkpoint sweeps then run from the worker)"
+    as_superuser = CliRunner().invoke(main, ["doctor", "--json", "--database-url", database.superuser_url])
+    checks = {c["check"]: c for c in json.loads(as_superuser.stdout)}
+    assert checks["pg_cron preloaded"]["detail"] == expected
+    as_owner = CliRunner().invoke(main, ["doctor", "--json", "--database-url", database.url])
+    checks = {c["check"]: c for c in json.loads(as_owner.stdout)}
+    assert checks["pg_cron preloaded"]["detail"].startswith("unknown")

@@ -62,7 +62,7 @@ def run(url: str, migrations: list[Migration] | None = None) -> list[Check]:
         checks.append(Check("role", Level.OK if settings["can_create"] else Level.WARN,
                             f"{settings['role']} on {settings['database']}"
                             + ("" if settings["can_create"] else " (may not CREATE in this database: migrations will fail)")))
-        checks.extend(_extension_checks(conn, settings["pg_cron_preloaded"]))
+        checks.extend(_extension_checks(conn, settings["preload"]))
         status = compat.detect(conn)
         checks.append(Check("compatibility mode", Level.FAIL if status.mode is compat.Mode.MISSING else Level.OK,
                             status.describe()))
@@ -70,7 +70,7 @@ def run(url: str, migrations: list[Migration] | None = None) -> list[Check]:
     return checks
 
 
-def _extension_checks(conn: Any, preloaded: bool) -> list[Check]:
+def _extension_checks(conn: Any, preload: str | None) -> list[Check]:
     rows = {r["name"]: r for r in conn.execute(_Q["extensions"], {"names": list(REQUIRED_EXTENSIONS + OPTIONAL_EXTENSIONS)})}
     checks = []
     for name in REQUIRED_EXTENSIONS + OPTIONAL_EXTENSIONS:
@@ -83,8 +83,12 @@ def _extension_checks(conn: Any, preloaded: bool) -> list[Check]:
         else:
             checks.append(Check(f"extension {name}", Level.FAIL if required else Level.INFO,
                                 f"available ({row['default_version']}), not installed"))
-    checks.append(Check("pg_cron preloaded", Level.OK if preloaded else Level.INFO,
-                        "yes" if preloaded else "no (checkpoint sweeps then run from the worker)"))
+    if preload is None:
+        checks.append(Check("pg_cron preloaded", Level.INFO, "unknown: this role may not read shared_preload_libraries"))
+    else:
+        preloaded = "pg_cron" in [p.strip() for p in preload.split(",")]
+        checks.append(Check("pg_cron preloaded", Level.OK if preloaded else Level.INFO,
+                            "yes" if preloaded else "no (checkpoint sweeps then run from the worker)"))
     return checks
 
 

@@ -2,9 +2,10 @@
 
 -- name: settings
 select current_setting('wal_level') as wal_level,
-       -- shared_preload_libraries is hidden from non-superusers; pg_cron's own
-       -- settings exist only when the library is preloaded.
-       exists (select 1 from pg_settings where name = 'cron.database_name') as pg_cron_preloaded,
+       -- shared_preload_libraries is readable only with pg_read_all_settings;
+       -- CASE is lazy, so other roles get null ("unknown") instead of an error.
+       case when pg_has_role('pg_read_all_settings', 'usage')
+            then current_setting('shared_preload_libraries') end as preload,
        current_user as role,
        current_database() as database,
        has_database_privilege(current_database(), 'CREATE') as can_create;
