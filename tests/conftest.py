@@ -15,6 +15,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +80,20 @@ class Database:
         with self.connect(superuser=True) as conn:
             row = conn.execute(query, params).fetchone()
             return None if row is None else next(iter(row.values()))
+
+    @contextmanager
+    def login_role(self, name: str) -> Iterator[str]:
+        """A throw-away LOGIN role with no privileges but CONNECT; yields its URL."""
+        with self.connect(superuser=True) as conn:
+            conn.execute(f"drop role if exists {name}")
+            conn.execute(f"create role {name} login password 'pw'")
+            conn.execute(f"grant connect on database {self.name} to {name}")
+        try:
+            yield self.url.replace(self.url.split("@")[0], f"postgresql://{name}:pw")
+        finally:
+            with self.connect(superuser=True) as conn:
+                conn.execute(f"revoke connect on database {self.name} from {name}")
+                conn.execute(f"drop role {name}")
 
     def dump(self, *args: str) -> str:
         """pg_dump output, minus the per-run random \\restrict key lines of PostgreSQL 15.14+."""

@@ -93,20 +93,11 @@ def test_on_a_supabase_database_nothing_changes(database: Database) -> None:
 
 
 def test_a_role_that_may_not_install_the_layer_gets_a_clear_error(plain_database: Database) -> None:
-    with plain_database.connect(superuser=True) as conn:
-        conn.execute("drop role if exists aef_weak")
-        conn.execute("create role aef_weak login password 'weak'")
-        conn.execute(f"grant connect on database {plain_database.name} to aef_weak")
     before = plain_database.dump("--schema-only")
-    weak_url = plain_database.url.replace(plain_database.url.split("@")[0], "postgresql://aef_weak:weak")
-    try:
+    with plain_database.login_role("aef_weak") as weak_url:
         with pytest.raises(PrivilegeError) as failure:
             Runner(weak_url).up()
-        message = str(failure.value)
-        assert "the Supabase compatibility layer is missing (schema auth" in message
-        assert "role aef_weak may not create it" in message and "aef-db compat install" in message
-        assert plain_database.dump("--schema-only") == before
-    finally:
-        with plain_database.connect(superuser=True) as conn:
-            conn.execute(f"revoke connect on database {plain_database.name} from aef_weak")
-            conn.execute("drop role aef_weak")
+    message = str(failure.value)
+    assert "the Supabase compatibility layer is missing (schema auth" in message
+    assert "role aef_weak may not create it" in message and "aef-db compat install" in message
+    assert plain_database.dump("--schema-only") == before

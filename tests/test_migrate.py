@@ -345,20 +345,11 @@ def test_unreachable_database_is_a_clear_error() -> None:
 
 
 def test_a_role_without_privileges_gets_a_clear_error_and_nothing_is_written(database: Database) -> None:
-    with database.connect(superuser=True) as conn:
-        conn.execute("drop role if exists aef_weak")
-        conn.execute("create role aef_weak login password 'weak'")
-        conn.execute(f"grant connect on database {database.name} to aef_weak")
     before = database.dump("--schema-only")
-    weak_url = database.url.replace(database.url.split("@")[0], "postgresql://aef_weak:weak")
-    try:
+    with database.login_role("aef_weak") as weak_url:
         with pytest.raises(PrivilegeError, match="may not create aef-db's migration history"):
             Runner(weak_url).up()
-        assert database.dump("--schema-only") == before
-    finally:
-        with database.connect(superuser=True) as conn:
-            conn.execute(f"revoke connect on database {database.name} from aef_weak")
-            conn.execute("drop role aef_weak")
+    assert database.dump("--schema-only") == before
 
 
 # -- non-transactional files ------------------------------------------------------
