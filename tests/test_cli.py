@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from aef_db.cli import main
 from aef_db.connection import check_server_version
 from aef_db.errors import ServerTooOld
+from aef_db.migrations import load
 
 from .conftest import Database
 
@@ -95,10 +96,11 @@ def test_status_json_and_export(database: Database, tmp_path: Path) -> None:
     assert status.exit_code == 0
     data = json.loads(status.stdout)
     assert data["mode"] == "compat"
-    assert [(m["version"], m["state"]) for m in data["migrations"]] == [("20261126000100", "pending")]
+    shipped = load()
+    assert [(m["version"], m["state"]) for m in data["migrations"]] == [(m.version, "pending") for m in shipped]
     export = runner.invoke(main, ["migrate", "export", str(tmp_path / "out")])
     assert export.exit_code == 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["20261126000100_aef_enums.sql"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [m.filename for m in shipped]
 
 
 def test_errors_print_one_clear_line_and_no_traceback() -> None:

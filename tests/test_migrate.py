@@ -38,6 +38,9 @@ SEED_ENUMS = {
 }  # fmt: skip
 
 USER_OBJECTS = ("-t", "public.sops", "-t", "public.profiles", "-t", "supabase_migrations.schema_migrations")
+SHIPPED = migration_files.load()
+VERSIONS = [m.version for m in SHIPPED]
+FIRST, LAST = VERSIONS[0], VERSIONS[-1]
 
 
 def enum_labels(db: Database) -> dict[str, list[str]]:
@@ -81,13 +84,15 @@ def add_migration(folder: Path, version: str, name: str, forward: str, rollback:
 def test_up_on_an_empty_database_applies_the_seed_enums(database: Database) -> None:
     applied = Runner(database.url).up()
 
-    assert [m.name for m in applied] == ["aef_enums"]
+    assert [m.version for m in applied] == VERSIONS
     assert enum_labels(database) == SEED_ENUMS
     status = Runner(database.url).status()
-    assert [m.state for m in status.migrations] == [State.APPLIED]
-    assert status.migrations[0].applied_by == "postgres"
+    assert [m.state for m in status.migrations] == [State.APPLIED] * len(VERSIONS)
+    assert {m.applied_by for m in status.migrations} == {"postgres"}
     with database.connect() as conn:
-        row = conn.execute("select name, statements from supabase_migrations.schema_migrations").fetchone()
+        row = conn.execute(
+            "select name, statements from supabase_migrations.schema_migrations where version = %s", (FIRST,)
+        ).fetchone()
         assert row["name"] == "aef_enums"
         # the CLI's format: one array element per statement of the file
         assert len(row["statements"]) == len(applied[0].statements) == 12
@@ -109,35 +114,29 @@ def test_up_on_a_supabase_like_database_leaves_its_objects_byte_identical(databa
 
     Runner(database.url).up()
 
-    assert database.dump(*USER_OBJECTS).replace(_history_row(database), "") == dump_before
+    assert _without_aef_history(database.dump(*USER_OBJECTS)) == dump_before
     rows_after = row_checksums(database)
     assert rows_after["public.sops"] == rows_before["public.sops"]
     assert rows_after["public.profiles"] == rows_before["public.profiles"]
-    assert set(history(database)) == {"20250101000000", "20261126000100"}
+    assert set(history(database)) == {"20250101000000", *VERSIONS}
     # policies, grants and the trigger are untouched; only the enums were added to public
     grants_after = database.dump("--schema-only", "-n", "public", "--no-comments")
     for line in grants_before.splitlines():
         assert line in grants_after
 
 
-def _history_row(db: Database) -> str:
-    """The one line the runner adds to the CLI's history table in a data dump."""
-    with db.connect() as conn:
-        statements = conn.execute(
-            "select statements from supabase_migrations.schema_migrations where version = '20261126000100'"
-        ).fetchone()["statements"]
-    line = next(line for line in db.dump(*USER_OBJECTS).splitlines() if line.startswith("20261126000100\t"))
-    assert statements
-    return line + "\n"
+def _without_aef_history(dump: str) -> str:
+    """A data dump minus the rows the runner adds to the CLI's history table (one line each)."""
+    return "\n".join(line for line in dump.split("\n") if not line.startswith(tuple(v + "\t" for v in VERSIONS)))
 
 
 def test_up_to_stops_at_the_given_version(database: Database, migrations_copy: Path) -> None:
     add_migration(migrations_copy, "20990101000000", "probe", "create table public.probe (id bigint);\n",
                   "-- squawk-ignore ban-drop-table\ndrop table public.probe;\n")  # fmt: skip
     runner = Runner(database.url, migration_files.load(migrations_copy))
-    assert [m.version for m in runner.up(to="20261126000100")] == ["20261126000100"]
+    assert [m.version for m in runner.up(to=FIRST)] == [FIRST]
     assert database.scalar("select to_regclass('public.probe')") is None
-    assert [m.version for m in runner.up()] == ["20990101000000"]
+    assert [m.version for m in runner.up()] == [*VERSIONS[1:], "20990101000000"]
 
 
 # -- down ---------------------------------------------------------------------------
@@ -147,7 +146,7 @@ def test_down_all_restores_the_schema_dump_exactly(database: Database) -> None:
     before = database.dump("--schema-only")
     Runner(database.url).up()
     assert database.dump("--schema-only") != before
-    assert Runner(database.url).down(all_=True) == ["20261126000100"]
+    assert Runner(database.url).down(all_=True) == VERSIONS[::-1]
     assert database.dump("--schema-only") == before
 
 
@@ -192,10 +191,12 @@ def test_down_to_reverts_only_newer_migrations(database: Database, migrations_co
                   "-- squawk-ignore ban-drop-table\ndrop table public.probe;\n")  # fmt: skip
     runner = Runner(database.url, migration_files.load(migrations_copy))
     runner.up()
-    assert runner.down(to="20261126000100") == ["20990101000000"]
+    assert runner.down(to=LAST) == ["20990101000000"]
     assert database.scalar("select to_regclass('public.probe')") is None
+    assert set(history(database)) == set(VERSIONS)
+    assert runner.down(to=FIRST) == VERSIONS[:0:-1]
     assert enum_labels(database) == SEED_ENUMS
-    assert set(history(database)) == {"20261126000100"}
+    assert set(history(database)) == {FIRST}
 
 
 def test_down_uses_the_rollback_stored_at_apply_time(database: Database, migrations_copy: Path) -> None:
@@ -221,10 +222,10 @@ def test_four_concurrent_up_processes_apply_each_file_once(
 
     assert [code for code, _ in results] == [0, 0, 0, 0], results
     outputs = [out for _, out in results]
-    assert sum("applied 2 migration(s)" in out for out in outputs) == 1, outputs
+    assert sum(f"applied {len(VERSIONS) + 1} migration(s)" in out for out in outputs) == 1, outputs
     assert sum("nothing to apply" in out for out in outputs) == 3, outputs
-    assert set(history(database)) == {"20261126000100", "20990101000000"}
-    assert database.scalar("select count(*) from aef_meta.migrations") == 2
+    assert set(history(database)) == {*VERSIONS, "20990101000000"}
+    assert database.scalar("select count(*) from aef_meta.migrations") == len(VERSIONS) + 1
 
 
 def test_a_held_lock_times_out_without_changes(database: Database) -> None:
@@ -245,7 +246,7 @@ def test_a_failing_file_rolls_back_and_names_file_and_statement(database: Databa
         "-- squawk-ignore ban-drop-table\ndrop table public.broken_probe;\n",
     )  # fmt: skip
     runner = Runner(database.url, migration_files.load(migrations_copy))
-    runner.up(to="20261126000100")
+    runner.up(to=LAST)
     before = database.dump("--schema-only")
     history_before = history(database)
 
@@ -272,7 +273,7 @@ def test_cli_reports_a_failing_file_and_exits_1(
     assert "20990101000000_broken.sql: statement 2 (line 2) failed [SQLSTATE 42883]" in result.stderr
     assert "Traceback" not in result.stderr
     assert database.scalar("select to_regclass('public.x')") is None
-    assert set(history(database)) == {"20261126000100"}  # files before the failing one stay applied
+    assert set(history(database)) == set(VERSIONS)  # files before the failing one stay applied
 
 
 def test_status_flags_a_file_changed_after_it_was_applied(database: Database, migrations_copy: Path) -> None:
@@ -280,7 +281,7 @@ def test_status_flags_a_file_changed_after_it_was_applied(database: Database, mi
     path = migrations_copy / "20261126000100_aef_enums.sql"
     path.write_text(path.read_text() + "\n-- edited afterwards\n")
     status = Runner(database.url, migration_files.load(migrations_copy)).status()
-    assert [m.state for m in status.migrations] == [State.CHANGED]
+    assert [m.state for m in status.migrations] == [State.CHANGED] + [State.APPLIED] * (len(VERSIONS) - 1)
 
 
 def test_status_reports_an_applied_migration_whose_file_is_gone(database: Database, migrations_copy: Path) -> None:
@@ -289,7 +290,7 @@ def test_status_reports_an_applied_migration_whose_file_is_gone(database: Databa
     Runner(database.url, migration_files.load(migrations_copy)).up()
     status = Runner(database.url).status()
     assert [(m.version, m.state) for m in status.migrations] == [
-        ("20261126000100", State.APPLIED), ("20990101000000", State.MISSING_FILE)
+        *((v, State.APPLIED) for v in VERSIONS), ("20990101000000", State.MISSING_FILE)
     ]  # fmt: skip
     # the stored rollback still reverts it, though the file is gone
     Runner(database.url).down(all_=True)
@@ -323,11 +324,11 @@ def test_down_past_the_first_migration_is_refused(database: Database) -> None:
     Runner(database.url).up()
     after_up = database.dump("--schema-only")
     with pytest.raises(NothingToRevert, match="past the first migration"):
-        Runner(database.url).down(steps=2)
+        Runner(database.url).down(steps=len(VERSIONS) + 1)
     with pytest.raises(NothingToRevert):
         Runner(database.url).down(steps=0)
     assert database.dump("--schema-only") == after_up
-    assert Runner(database.url).down(steps=1) == ["20261126000100"]
+    assert Runner(database.url).down(steps=1) == [LAST]
 
 
 def test_down_all_with_nothing_applied_is_a_no_op(database: Database) -> None:
@@ -421,8 +422,8 @@ def test_cli_duplicate_versions_exit_1_and_touch_nothing(
 
 def test_export_writes_the_supabase_cli_layout(tmp_path: Path) -> None:
     written = migration_files.export(migration_files.load(), tmp_path / "supabase" / "migrations")
-    assert [p.name for p in written] == ["20261126000100_aef_enums.sql"]
-    assert written[0].read_text() == migration_files.load()[0].sql
+    assert [p.name for p in written] == [m.filename for m in SHIPPED]
+    assert [p.read_text() for p in written] == [m.sql for m in SHIPPED]
     # again: identical files are fine; a different file of the same name is not
     migration_files.export(migration_files.load(), tmp_path / "supabase" / "migrations")
     written[0].write_text("-- a teammate's file\n")
@@ -445,14 +446,16 @@ def test_exported_files_applied_like_supabase_db_push_match_the_runner(
         for path in migration_files.export(migration_files.load(), tmp_path):
             subprocess.run([str(find_pg_bin() / "psql"), "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f", str(path), pushed.url],
                            check=True, capture_output=True)  # fmt: skip
-        assert pushed.dump("--schema-only", "-n", "public") == database.dump("--schema-only", "-n", "public")
+        for schema in ("public", "aef_private"):
+            assert pushed.dump("--schema-only", "-n", schema) == database.dump("--schema-only", "-n", schema)
         # and aef-db sees what the CLI would have recorded as applied, then reverts it
         with pushed.connect() as conn:
             conn.execute("create schema supabase_migrations")
             conn.execute("create table supabase_migrations.schema_migrations (version text primary key, statements text[], name text)")
-            conn.execute("insert into supabase_migrations.schema_migrations (version, name) values ('20261126000100', 'aef_enums')")
+            for m in SHIPPED:
+                conn.execute("insert into supabase_migrations.schema_migrations (version, name) values (%s, %s)", (m.version, m.name))
         status = Runner(pushed.url).status()
-        assert [(m.state, m.recorded_by) for m in status.migrations] == [(State.APPLIED, "supabase-cli")]
+        assert [(m.state, m.recorded_by) for m in status.migrations] == [(State.APPLIED, "supabase-cli")] * len(SHIPPED)
         Runner(pushed.url).down(all_=True)
         assert enum_labels(pushed) == {}
     finally:

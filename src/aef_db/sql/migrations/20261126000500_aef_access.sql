@@ -1,0 +1,209 @@
+-- aef-db 20261126000500 aef_access
+-- Who may do what: explicit grants and revokes (so projects with and without
+-- Supabase's old "grant all to anon, authenticated" default privileges end up
+-- identical), row level security, and the only functions through which a user
+-- changes an execution or a checkpoint. docs/rls.md explains it table by table.
+set lock_timeout = '5s';
+set statement_timeout = '60s';
+
+-- ---------------------------------------------------------------------------
+-- Grants: exactly what each role needs, nothing by default
+-- ---------------------------------------------------------------------------
+revoke all on table public.aef_executions, public.aef_execution_logs, public.aef_checkpoints, public.aef_browser_sessions
+  from public, anon, authenticated, service_role;
+
+grant select on table public.aef_executions, public.aef_execution_logs, public.aef_checkpoints to authenticated;
+grant insert (id, sop_id, user_id, status, current_step_id, execution_context, config)
+  on table public.aef_executions to authenticated;
+-- session_data (cookies, tokens) is withheld: no column privilege
+grant select (id, user_id, status, created_at, last_active, mode, lease_execution_id, lease_holder,
+              lease_expires_at, ended_at, updated_at)
+  on table public.aef_browser_sessions to authenticated;
+
+grant select, insert, update, delete on table public.aef_executions, public.aef_checkpoints, public.aef_browser_sessions
+  to service_role;
+-- the log is append-only, for the engine too
+grant select, insert on table public.aef_execution_logs to service_role;
+
+-- ---------------------------------------------------------------------------
+-- Row level security: owners see their own rows; service_role bypasses RLS
+-- ---------------------------------------------------------------------------
+alter table public.aef_executions enable row level security;
+alter table public.aef_execution_logs enable row level security;
+alter table public.aef_checkpoints enable row level security;
+alter table public.aef_browser_sessions enable row level security;
+
+create policy "Owners read their executions" on public.aef_executions
+  for select to authenticated
+  using (user_id = (select auth.uid()));
+-- The foreign key alone would accept any sop_id: FK checks bypass RLS.
+create policy "Users start their own executions of SOPs they can see" on public.aef_executions
+  for insert to authenticated
+  with check (
+    user_id = (select auth.uid())
+    and status = 'idle'
+    and exists (select 1 from public.sops s where s.id = sop_id)
+  );
+create policy "Owners read their execution logs" on public.aef_execution_logs
+  for select to authenticated
+  using (user_id = (select auth.uid()));
+create policy "Owners read their checkpoints" on public.aef_checkpoints
+  for select to authenticated
+  using (user_id = (select auth.uid()));
+create policy "Owners read their browser sessions" on public.aef_browser_sessions
+  for select to authenticated
+  using (user_id = (select auth.uid()));
+
+-- ---------------------------------------------------------------------------
+-- Acting on an execution or a checkpoint
+-- ---------------------------------------------------------------------------
+-- A caller with a JWT subject acts as that user and must own the row. A caller
+-- without one acts as the engine, unless its role is anon or authenticated.
+create function aef_private.caller_may_act(owner uuid) returns boolean
+language sql stable
+set search_path = ''
+as $$
+  select case
+    when auth.uid() is not null then auth.uid() = owner
+    else coalesce(nullif(current_setting('role', true), ''), 'none') not in ('anon', 'authenticated')
+  end
+$$;
+
+create function aef_private.change_execution(
+  target uuid, to_status public.execution_status, action text, fn text
+) returns public.aef_executions
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  owner uuid;
+  execution public.aef_executions;
+  from_status public.execution_status;
+begin
+  select e.user_id into owner from public.aef_executions e where e.id = target;
+  if not found or not aef_private.caller_may_act(owner) then
+    raise exception using errcode = 'P0002', message = format('%s: no execution %s that you own', fn, target);
+  end if;
+  select * into execution from public.aef_executions e where e.id = target for update;
+  from_status := execution.status;
+  if from_status = to_status then
+    raise exception using errcode = 'AE001', message = format('%s: execution %s is already %s', fn, target, to_status);
+  end if;
+  -- the status guard rejects illegal transitions (AE001)
+  update public.aef_executions e set status = to_status where e.id = target returning * into execution;
+  insert into public.aef_execution_logs (execution_id, step_id, event_type, data)
+  values (target, execution.current_step_id, 'user_input',
+          jsonb_build_object('action', action, 'from', from_status, 'to', to_status, 'by', auth.uid()));
+  return execution;
+end
+$$;
+
+create function public.aef_cancel_execution(execution_id uuid) returns public.aef_executions
+language sql security definer
+set search_path = ''
+as $$ select aef_private.change_execution(execution_id, 'cancelled', 'cancel', 'aef_cancel_execution') $$;
+comment on function public.aef_cancel_execution(uuid) is
+  'Cancel an idle, running or paused execution you own. Returns the updated row and logs a user_input event.';
+
+create function public.aef_pause_execution(execution_id uuid) returns public.aef_executions
+language sql security definer
+set search_path = ''
+as $$ select aef_private.change_execution(execution_id, 'paused', 'pause', 'aef_pause_execution') $$;
+comment on function public.aef_pause_execution(uuid) is
+  'Pause a running execution you own. Returns the updated row and logs a user_input event.';
+
+create function public.aef_resume_execution(execution_id uuid) returns public.aef_executions
+language sql security definer
+set search_path = ''
+as $$ select aef_private.change_execution(execution_id, 'running', 'resume', 'aef_resume_execution') $$;
+comment on function public.aef_resume_execution(uuid) is
+  'Resume a paused execution you own. Returns the updated row and logs a user_input event.';
+
+create function public.aef_resolve_checkpoint(
+  checkpoint_id uuid, decision public.checkpoint_status, response jsonb default null
+) returns public.aef_checkpoints
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  owner uuid;
+  checkpoint public.aef_checkpoints;
+begin
+  if decision is null or decision not in ('approved', 'rejected', 'skipped') then
+    raise exception using errcode = '22023',
+      message = format('aef_resolve_checkpoint: decision must be approved, rejected or skipped, not %s', coalesce(decision::text, 'null')),
+      hint = 'timeout is set by the timeout sweeper, not by a person.';
+  end if;
+  select c.user_id into owner from public.aef_checkpoints c where c.id = checkpoint_id;
+  if not found or not aef_private.caller_may_act(owner) then
+    raise exception using errcode = 'P0002',
+      message = format('aef_resolve_checkpoint: no checkpoint %s that you own', checkpoint_id);
+  end if;
+  select * into checkpoint from public.aef_checkpoints c where c.id = checkpoint_id for update;
+  if checkpoint.status <> 'pending' then
+    raise exception using errcode = 'AE002',
+      message = format('aef_resolve_checkpoint: checkpoint %s is already resolved as %s', checkpoint_id, checkpoint.status);
+  end if;
+  update public.aef_checkpoints c
+     set status = decision, user_response = response, resolved_by = auth.uid()
+   where c.id = checkpoint_id
+  returning * into checkpoint;
+  insert into public.aef_execution_logs (execution_id, step_id, event_type, data)
+  values (checkpoint.execution_id, checkpoint.step_id, 'user_input',
+          jsonb_build_object('action', 'resolve_checkpoint', 'checkpoint_id', checkpoint_id,
+                             'decision', decision, 'by', auth.uid()));
+  return checkpoint;
+end
+$$;
+comment on function public.aef_resolve_checkpoint(uuid, public.checkpoint_status, jsonb) is
+  'Resolve a pending checkpoint you own as approved, rejected or skipped, once. Returns the updated row and logs a user_input event.';
+
+-- ---------------------------------------------------------------------------
+-- The checkpoint timeout sweeper (the seed's decision 5)
+-- ---------------------------------------------------------------------------
+create function public.aef_expire_checkpoints(max_rows integer default 1000) returns integer
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  due public.aef_checkpoints;
+  expired integer := 0;
+begin
+  if max_rows is null or max_rows < 1 then
+    raise exception using errcode = '22023', message = 'aef_expire_checkpoints: max_rows must be at least 1';
+  end if;
+  for due in
+    select * from public.aef_checkpoints c
+     where c.status = 'pending' and c.timeout_at <= now()
+     order by c.timeout_at
+     limit max_rows
+       for update skip locked
+  loop
+    update public.aef_checkpoints c set status = 'timeout' where c.id = due.id;
+    insert into public.aef_execution_logs (execution_id, step_id, event_type, data)
+    values (due.execution_id, due.step_id, 'decision_made',
+            jsonb_build_object('decision', 'timeout', 'checkpoint_id', due.id, 'policy', due.timeout_policy));
+    if due.timeout_policy = 'fail_execution' then
+      update public.aef_executions e set status = 'error'
+       where e.id = due.execution_id and e.status in ('running', 'paused');
+    elsif due.timeout_policy = 'cancel_execution' then
+      update public.aef_executions e set status = 'cancelled'
+       where e.id = due.execution_id and e.status in ('idle', 'running', 'paused');
+    end if;
+    expired := expired + 1;
+  end loop;
+  return expired;
+end
+$$;
+comment on function public.aef_expire_checkpoints(integer) is
+  'Time out pending checkpoints whose timeout_at has passed (at most max_rows, skipping locked ones) and apply each one''s timeout_policy. Returns how many expired. For the engine and pg_cron.';
+
+revoke all on function public.aef_cancel_execution(uuid), public.aef_pause_execution(uuid),
+  public.aef_resume_execution(uuid), public.aef_resolve_checkpoint(uuid, public.checkpoint_status, jsonb),
+  public.aef_expire_checkpoints(integer)
+  from public, anon, authenticated, service_role;
+grant execute on function public.aef_cancel_execution(uuid), public.aef_pause_execution(uuid),
+  public.aef_resume_execution(uuid), public.aef_resolve_checkpoint(uuid, public.checkpoint_status, jsonb)
+  to authenticated, service_role;
+grant execute on function public.aef_expire_checkpoints(integer) to service_role;
+revoke all on all functions in schema aef_private from public;
