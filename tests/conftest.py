@@ -8,6 +8,7 @@ which costs milliseconds instead of a migration run.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -27,6 +28,8 @@ from aef_db.cluster import Cluster, find_pg_bin
 from aef_db.connection import connect
 
 TEMPLATE = "aef_template"
+MIGRATED = "aef_migrated"
+API_ROLES = ("anon", "authenticated", "service_role")
 TESTS = Path(__file__).parent
 FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
@@ -95,6 +98,20 @@ class Database:
                 conn.execute(f"revoke connect on database {self.name} from {name}")
                 conn.execute(f"drop role {name}")
 
+    @contextmanager
+    def acting(self, role: str, user: uuid.UUID | None = None) -> Iterator[psycopg.Connection]:
+        """One transaction as PostgREST runs a request: SET LOCAL ROLE plus the JWT claims.
+
+        It rolls back on error and commits otherwise, so a test can look at what was written.
+        """
+        assert role in API_ROLES
+        with self.connect() as conn, conn.transaction():
+            conn.execute(f"set local role {role}")
+            if user is not None:
+                claims = json.dumps({"sub": str(user), "role": role})
+                conn.execute("select set_config('request.jwt.claims', %s, true)", (claims,))
+            yield conn
+
     def dump(self, *args: str) -> str:
         """pg_dump output, minus the per-run random \\restrict key lines of PostgreSQL 15.14+."""
         result = subprocess.run(
@@ -122,6 +139,26 @@ def _drop(db: Database) -> None:
 def database(cluster: Cluster, template: str) -> Iterator[Database]:
     """A Supabase-like database: compatibility layer present, nothing of aef-db's yet."""
     db = _create(cluster, template)
+    yield db
+    _drop(db)
+
+
+@pytest.fixture(scope="session")
+def migrated_template(cluster: Cluster, template: str) -> str:
+    """A template with every aef-db migration applied, for the schema's own tests."""
+    from aef_db.runner import Runner
+
+    db = _create(cluster, template)
+    Runner(db.url).up()
+    with connect(cluster.url(superuser=True)) as conn:
+        conn.execute(f"alter database {db.name} rename to {MIGRATED}")
+    return MIGRATED
+
+
+@pytest.fixture
+def migrated(cluster: Cluster, migrated_template: str) -> Iterator[Database]:
+    """A database with the whole AEF schema, as postgres would have migrated it."""
+    db = _create(cluster, migrated_template)
     yield db
     _drop(db)
 
