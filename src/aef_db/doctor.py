@@ -16,6 +16,7 @@ from aef_db.runner import Runner, State
 _Q = package_sql.queries("doctor/queries.sql")
 _RQ = package_sql.queries("runner/queries.sql")
 REQUIRED_EXTENSIONS = ("pgcrypto",)
+AEF_TABLES = ["aef_executions", "aef_execution_logs", "aef_checkpoints", "aef_browser_sessions"]
 OPTIONAL_EXTENSIONS = ("pg_cron", "pgtap")
 
 
@@ -66,6 +67,7 @@ def run(url: str, migrations: list[Migration] | None = None) -> list[Check]:
         status = compat.detect(conn)
         checks.append(Check("compatibility mode", Level.FAIL if status.mode is compat.Mode.MISSING else Level.OK,
                             status.describe()))
+        checks.extend(_schema_checks(conn))
     checks.extend(_migration_checks(url, migrations))
     return checks
 
@@ -90,6 +92,33 @@ def _extension_checks(conn: Any, preload: str | None) -> list[Check]:
         checks.append(Check("pg_cron preloaded", Level.OK if preloaded else Level.INFO,
                             "yes" if preloaded else "no (checkpoint sweeps then run from the worker)"))
     return checks
+
+
+def unindexed_foreign_keys(conn: Any) -> list[str]:
+    return [r["constraint_name"] for r in conn.execute(_Q["unindexed_foreign_keys"], {"tables": AEF_TABLES})]
+
+
+def _names(conn: Any, query: str, column: str = "relname") -> list[str]:
+    return [r[column] for r in conn.execute(_Q[query], {"tables": AEF_TABLES})]
+
+
+def _schema_checks(conn: Any) -> list[Check]:
+    """The AEF schema's own invariants, once it is installed."""
+    installed = conn.execute(_Q["schema_installed"]).fetchone()
+    if not installed or not installed["installed"]:
+        return [Check("AEF schema", Level.INFO, "not installed yet (aef-db migrate up)")]
+    found = {
+        "RLS enabled": (_names(conn, "rls_disabled"), "on all four tables", "disabled on "),
+        "no grants to anon": (_names(conn, "anon_grants"), "anon has nothing", "anon has privileges on "),
+        "realtime publication": (_names(conn, "unpublished"), "all four tables in supabase_realtime", "missing: "),
+        "foreign keys indexed": (unindexed_foreign_keys(conn), "every one", "no index for "),
+        "policies wrap auth calls": (_names(conn, "unwrapped_auth_calls", "policy"), "(select auth.uid()) everywhere",
+                                     "bare auth call (once per row) in "),
+    }
+    return [
+        Check(name, Level.FAIL if bad else Level.OK, (prefix + ", ".join(bad)) if bad else good)
+        for name, (bad, good, prefix) in found.items()
+    ]
 
 
 def _migration_checks(url: str, migrations: list[Migration] | None) -> list[Check]:

@@ -15,3 +15,51 @@ select name, default_version, installed_version
   from pg_available_extensions
  where name = any(%(names)s)
  order by name;
+
+-- name: schema_installed
+select to_regclass('public.aef_executions') is not null as installed;
+
+-- name: rls_disabled
+select c.relname
+  from pg_class c
+ where c.relnamespace = 'public'::regnamespace and c.relname = any(%(tables)s) and not c.relrowsecurity
+ order by 1;
+
+-- name: anon_grants
+-- anon is to have nothing at all on aef-db's tables, table-wide or per column.
+select c.relname
+  from pg_class c
+ where c.relnamespace = 'public'::regnamespace and c.relname = any(%(tables)s)
+   and (has_table_privilege('anon', c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+        or has_any_column_privilege('anon', c.oid, 'SELECT, INSERT, UPDATE, REFERENCES'))
+ order by 1;
+
+-- name: unpublished
+select t.name as relname
+  from unnest(%(tables)s::text[]) as t(name)
+ where not exists (
+   select 1 from pg_publication_tables p
+    where p.pubname = 'supabase_realtime' and p.schemaname = 'public' and p.tablename = t.name)
+ order by 1;
+
+-- name: unindexed_foreign_keys
+-- A foreign key is indexed when a full (non-partial) index starts with its columns.
+select c.conrelid::regclass::text || '.' || c.conname as constraint_name
+  from pg_constraint c
+  join pg_class t on t.oid = c.conrelid
+ where c.contype = 'f' and t.relnamespace = 'public'::regnamespace and t.relname = any(%(tables)s)
+   and not exists (
+     select 1 from pg_index i
+      where i.indrelid = c.conrelid and i.indpred is null
+        and (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] = c.conkey)
+ order by 1;
+
+-- name: unwrapped_auth_calls
+-- Policies must call (select auth.uid()), which runs once per query, never the
+-- bare auth.uid(), which runs once per row (Supabase's lint 0003_auth_rls_initplan).
+select p.tablename || ': ' || p.policyname as policy
+  from pg_policies p
+ where p.schemaname = 'public' and p.tablename = any(%(tables)s)
+   and regexp_count(coalesce(p.qual, '') || ' ' || coalesce(p.with_check, ''), 'auth\.(uid|role|jwt)\(\)')
+       <> regexp_count(coalesce(p.qual, '') || ' ' || coalesce(p.with_check, ''), 'SELECT auth\.(uid|role|jwt)\(\)')
+ order by 1;

@@ -208,7 +208,7 @@ create index aef_executions_user_status_idx on public.aef_executions (user_id, s
 comment on index public.aef_executions_user_status_idx is 'A user''s executions counted or listed by status.';
 create index aef_executions_status_idx on public.aef_executions (status, created_at desc);
 comment on index public.aef_executions_status_idx is 'Executions by status, across users (the engine''s and operators'' views).';
-create index aef_executions_active_idx on public.aef_executions (status, updated_at) where status in ('running', 'paused');
+create index aef_executions_active_idx on public.aef_executions (updated_at) where status in ('running', 'paused');
 comment on index public.aef_executions_active_idx is 'Active executions, small and hot.';
 create index aef_executions_sop_id_idx on public.aef_executions (sop_id);
 comment on index public.aef_executions_sop_id_idx is 'Foreign key to sops.';
