@@ -16,3 +16,13 @@ def test_per_test_database_benchmark_runs() -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "| `CREATE DATABASE ... TEMPLATE` (the test suite's way) |" in result.stdout
+
+
+def test_queries_benchmark_runs_at_a_tiny_size() -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "queries.py"), "--users", "5", "--executions", "50", "--logs-per-execution", "5",
+         "--iterations", "3", "--naive-iterations", "2", "--no-write"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "| a 100-row page of one execution's log |" in result.stdout

@@ -30,3 +30,19 @@ def test_every_migration_has_a_comment_header_and_timeouts() -> None:
         text = path.read_text()
         assert text.startswith("-- "), path.name
         assert "set lock_timeout" in text and "set statement_timeout" in text, path.name
+
+
+def test_schema_reference_is_generated_and_current(migrated) -> None:  # type: ignore[no-untyped-def]
+    from aef_db import schema_docs
+
+    with migrated.connect() as conn:
+        rendered = schema_docs.render(conn)
+    assert (ROOT / "docs" / "schema.md").read_text() == rendered, "docs/schema.md is stale: run bash scripts/regen_docs.sh"
+
+
+def test_every_sqlstate_the_migrations_raise_is_documented() -> None:
+    raised = set()
+    for path in (ROOT / "src" / "aef_db" / "sql" / "migrations").glob("*.sql"):
+        raised |= set(re.findall(r"errcode = '(\w{5})'", path.read_text()))
+    documented = set(re.findall(r"^\| `(\w{5})` \|", (ROOT / "docs" / "errors.md").read_text(), re.MULTILINE))
+    assert raised and raised <= documented, sorted(raised - documented)

@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from aef_db import __version__, compat, doctor
+from aef_db import __version__, compat, doctor, schema_docs
 from aef_db import migrations as migration_files
 from aef_db.cluster import Cluster
 from aef_db.connection import connect, redact, require_supported_server
@@ -242,6 +242,30 @@ def compat_install(database_url: str | None) -> None:
         require_supported_server(conn)
         status = compat.install(conn)
     _note(f"{redact(url)}: {status.describe()}")
+
+
+# -- docs ---------------------------------------------------------------------
+
+
+@main.group("docs")
+def docs_group() -> None:
+    """Generate documentation from a migrated database."""
+
+
+@docs_group.command("schema")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write here instead of stdout.")
+@database_url_option
+@handle_errors
+def docs_schema(output: Path | None, database_url: str | None) -> None:
+    """Render docs/schema.md from the catalog and comments of a migrated database."""
+    with connect(resolve_url(database_url, _note)) as conn:
+        require_supported_server(conn)
+        text = schema_docs.render(conn)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        _note(f"wrote {output}")
 
 
 # -- doctor -------------------------------------------------------------------

@@ -26,8 +26,12 @@ def text(path: str) -> str:
 
 @cache
 def queries(path: str) -> dict[str, str]:
-    """The named queries of one ``queries.sql`` file."""
-    source = text(path)
+    """The named queries of one of the package's ``queries.sql`` files."""
+    return parse_named(text(path))
+
+
+def parse_named(source: str) -> dict[str, str]:
+    """Split SQL text into its ``-- name: foo`` blocks (also used by bench/)."""
     found: dict[str, str] = {}
     marks = list(_NAME.finditer(source))
     for mark, following in zip(marks, marks[1:] + [None]):

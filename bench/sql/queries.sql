@@ -1,0 +1,45 @@
+-- The benchmark's queries. "aef_*" run aef-db's own hot queries (the package's
+-- sql/hot/queries.sql) and are not repeated here; these are the service_role
+-- forms of them (RLS bypassed, so the user filter is explicit) and the naive
+-- schema's forms (RLS adds its policies).
+
+-- name: service_recent_executions
+select id, sop_id, status, current_step_id, started_at, completed_at, created_at
+  from public.aef_executions where user_id = %(user_id)s order by created_at desc limit 20;
+
+-- name: service_log_page
+select id, seq, step_id, event_type, "timestamp", data, browser_state
+  from public.aef_execution_logs where execution_id = %(execution_id)s and seq > %(after_seq)s order by seq limit 100;
+
+-- name: service_pending_checkpoints
+select id, execution_id, step_id, checkpoint_type, request, timeout_at, created_at
+  from public.aef_checkpoints where user_id = %(user_id)s and status = 'pending' order by created_at;
+
+-- name: service_execution_status_counts
+select status, count(*) as n from public.aef_executions where user_id = %(user_id)s group by status;
+
+-- name: naive_recent_executions
+select id, sop_id, status, current_step_id, started_at, completed_at, created_at
+  from naive.aef_executions order by created_at desc limit 20;
+
+-- name: naive_log_page
+select id, step_id, event_type, "timestamp", data, browser_state
+  from naive.aef_execution_logs where execution_id = %(execution_id)s order by "timestamp" offset %(after_seq)s limit 100;
+
+-- name: naive_pending_checkpoints
+select id, execution_id, step_id, checkpoint_type, created_at
+  from naive.aef_checkpoints where status = 'pending' order by created_at;
+
+-- name: naive_execution_status_counts
+select status, count(*) as n from naive.aef_executions group by status;
+
+-- name: load_logs
+-- One chunk of executions (by id order) gets its log, seq and owner supplied
+-- by the writer, as the batching writer does (the database verifies them).
+insert into public.aef_execution_logs (execution_id, user_id, seq, step_id, event_type, "timestamp", data)
+select e.id, e.user_id, g, 'step-' || (g %% 10),
+       (array['step_started', 'browser_action', 'step_completed']::public.log_event_type[])[g %% 3 + 1],
+       e.created_at + (g || ' seconds')::interval,
+       jsonb_build_object('n', g, 'url', 'https://example.com/invoices/' || g)
+  from (select id, user_id, created_at from public.aef_executions order by id offset %(offset)s limit %(chunk)s) e,
+       generate_series(1, %(per_execution)s) g;
