@@ -51,47 +51,49 @@ begin
 end
 $compat$;
 
+-- No SET search_path on purpose: that would stop PostgreSQL from inlining these
+-- one-line SQL functions into each query (measured: 3x the cost of the call).
+-- Every name inside is schema-qualified instead, so no search_path can hijack them.
 do $compat$
 begin
   if to_regprocedure('auth.uid()') is null then
     create function auth.uid() returns uuid
       language sql stable
-      set search_path = ''
     as $fn$
       select nullif(
         coalesce(
-          current_setting('request.jwt.claim.sub', true),
-          (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
+          pg_catalog.current_setting('request.jwt.claim.sub', true),
+          nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::pg_catalog.jsonb
+            operator(pg_catalog.->>) 'sub'
         ),
         ''
-      )::uuid
+      )::pg_catalog.uuid
     $fn$;
     comment on function auth.uid() is 'aef-db compat: the subject (user id) of the request JWT, as Supabase defines it';
   end if;
   if to_regprocedure('auth.role()') is null then
     create function auth.role() returns text
       language sql stable
-      set search_path = ''
     as $fn$
       select nullif(
         coalesce(
-          current_setting('request.jwt.claim.role', true),
-          (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
+          pg_catalog.current_setting('request.jwt.claim.role', true),
+          nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::pg_catalog.jsonb
+            operator(pg_catalog.->>) 'role'
         ),
         ''
-      )::text
+      )::pg_catalog.text
     $fn$;
     comment on function auth.role() is 'aef-db compat: the role claim of the request JWT, as Supabase defines it';
   end if;
   if to_regprocedure('auth.jwt()') is null then
     create function auth.jwt() returns jsonb
       language sql stable
-      set search_path = ''
     as $fn$
       select coalesce(
-        nullif(current_setting('request.jwt.claim', true), ''),
-        nullif(current_setting('request.jwt.claims', true), '')
-      )::jsonb
+        nullif(pg_catalog.current_setting('request.jwt.claim', true), ''),
+        nullif(pg_catalog.current_setting('request.jwt.claims', true), '')
+      )::pg_catalog.jsonb
     $fn$;
     comment on function auth.jwt() is 'aef-db compat: the claims of the request JWT, as Supabase defines it';
   end if;

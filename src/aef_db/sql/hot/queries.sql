@@ -17,7 +17,7 @@ select status, count(*) as n
  group by status;
 
 -- name: log_page
--- UI and audit: one execution's log, 100 events from a position. Index: aef_execution_logs_execution_seq_key
+-- UI: one execution's log, 100 events from a position. Index: aef_execution_logs_user_page_idx
 select id, seq, step_id, event_type, "timestamp", data, browser_state
   from public.aef_execution_logs
  where execution_id = %(execution_id)s and seq > %(after_seq)s

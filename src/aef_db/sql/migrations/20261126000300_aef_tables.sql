@@ -215,8 +215,12 @@ comment on index public.aef_executions_sop_id_idx is 'Foreign key to sops.';
 create index aef_executions_browser_session_id_idx on public.aef_executions (browser_session_id);
 comment on index public.aef_executions_browser_session_id_idx is 'Foreign key to aef_browser_sessions.';
 
-create index aef_execution_logs_user_id_idx on public.aef_execution_logs (user_id);
-comment on index public.aef_execution_logs_user_id_idx is 'The RLS column. (execution_id, seq) is indexed by its unique constraint.';
+-- Led by the RLS column, then the page order: as a user, "user_id = (select
+-- auth.uid()) and execution_id = $1 and seq > $2 order by seq" is one index range.
+-- (A bare user_id index made the planner AND it with the unique index: 20x slower.)
+create index aef_execution_logs_user_page_idx on public.aef_execution_logs (user_id, execution_id, seq);
+comment on index public.aef_execution_logs_user_page_idx is
+  'The RLS column, then an execution''s log in order: a user''s page of a log. (execution_id, seq) alone is the unique constraint''s.';
 
 create index aef_checkpoints_execution_id_idx on public.aef_checkpoints (execution_id);
 comment on index public.aef_checkpoints_execution_id_idx is 'Foreign key to aef_executions.';
