@@ -28,6 +28,12 @@ def leaf_commands(group: click.Group, prefix: str = "") -> dict[str, click.Comma
     return found
 
 
+def doctor_json(runner: CliRunner, *args: str) -> tuple[int, dict[str, dict]]:
+    """Exit code and checks by name of `aef-db doctor --json ARGS`."""
+    result = runner.invoke(main, ["doctor", "--json", *args])
+    return result.exit_code, {c["check"]: c for c in json.loads(result.stdout)}
+
+
 def test_help_lists_every_command_with_a_one_line_description() -> None:
     result = CliRunner().invoke(main, ["--help"], terminal_width=200)
     assert result.exit_code == 0
@@ -50,9 +56,8 @@ def test_down_needs_exactly_one_target() -> None:
 
 def test_doctor_fails_on_pending_migrations_and_passes_after_up(database: Database) -> None:
     runner = CliRunner()
-    pending = runner.invoke(main, ["doctor", "--json", "--database-url", database.url])
-    assert pending.exit_code == 1
-    checks = {c["check"]: c for c in json.loads(pending.stdout)}
+    code, checks = doctor_json(runner, "--database-url", database.url)
+    assert code == 1
     assert checks["pending migrations"]["level"] == "fail"
     assert checks["wal_level"] == {"check": "wal_level", "level": "ok", "detail": "logical"}
     assert checks["compatibility mode"]["level"] == "ok"
@@ -70,9 +75,8 @@ def test_doctor_fails_on_a_changed_file(database: Database, migrations_copy: Pat
     assert runner.invoke(main, ["migrate", "up", *args]).exit_code == 0
     path = migrations_copy / "20261126000100_aef_enums.sql"
     path.write_text(path.read_text().replace("Lifecycle", "Life cycle"))
-    result = runner.invoke(main, ["doctor", "--json", *args])
-    assert result.exit_code == 1
-    checks = {c["check"]: c for c in json.loads(result.stdout)}
+    code, checks = doctor_json(runner, *args)
+    assert code == 1
     assert checks["changed migration files"] == {"check": "changed migration files", "level": "fail", "detail": "20261126000100"}
     status = json.loads(runner.invoke(main, ["migrate", "status", "--json", *args]).stdout)
     assert status["summary"]["changed"] == 1
@@ -80,9 +84,8 @@ def test_doctor_fails_on_a_changed_file(database: Database, migrations_copy: Pat
 
 def test_doctor_fails_on_plain_postgres_and_an_unreachable_server(plain_database: Database) -> None:
     runner = CliRunner()
-    plain = runner.invoke(main, ["doctor", "--json", "--database-url", plain_database.url])
-    assert plain.exit_code == 1
-    checks = {c["check"]: c for c in json.loads(plain.stdout)}
+    code, checks = doctor_json(runner, "--database-url", plain_database.url)
+    assert code == 1
     assert checks["compatibility mode"]["level"] == "fail"
     assert "missing: plain PostgreSQL" in checks["compatibility mode"]["detail"]
     down = runner.invoke(main, ["doctor", "--json", "--database-url", "postgresql://postgres:pw@127.0.0.1:1/postgres"])
@@ -153,9 +156,7 @@ def test_doctor_reports_pg_cron_preloading_to_a_superuser(database: Database) ->
 
     libdir = subprocess.run([str(find_pg_bin() / "pg_config"), "--pkglibdir"], capture_output=True, text=True).stdout.strip()
     expected = "yes" if (Path(libdir) / "pg_cron.so").exists() else "no (checkpoint sweeps then run from the worker)"
-    as_superuser = CliRunner().invoke(main, ["doctor", "--json", "--database-url", database.superuser_url])
-    checks = {c["check"]: c for c in json.loads(as_superuser.stdout)}
+    _, checks = doctor_json(CliRunner(), "--database-url", database.superuser_url)
     assert checks["pg_cron preloaded"]["detail"] == expected
-    as_owner = CliRunner().invoke(main, ["doctor", "--json", "--database-url", database.url])
-    checks = {c["check"]: c for c in json.loads(as_owner.stdout)}
+    _, checks = doctor_json(CliRunner(), "--database-url", database.url)
     assert checks["pg_cron preloaded"]["detail"].startswith("unknown")

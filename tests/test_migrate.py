@@ -73,6 +73,14 @@ def load_supabase_like(db: Database) -> None:
         conn.execute((TESTS / "sql" / "supabase_like.sql").read_text())
 
 
+def cli_up(aef_cli: list[str], env: dict[str, str], db: Database, migrations: Path) -> subprocess.CompletedProcess[str]:
+    """`aef-db migrate up` in its own process, on the given migrations directory."""
+    return subprocess.run(
+        [*aef_cli, "migrate", "up", "--database-url", db.url, "--migrations-dir", str(migrations)],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+
+
 def add_migration(folder: Path, version: str, name: str, forward: str, rollback: str) -> None:
     (folder / f"{version}_{name}.sql").write_text(forward)
     (folder / f"{version}_{name}.rollback.sql").write_text(rollback)
@@ -265,10 +273,7 @@ def test_cli_reports_a_failing_file_and_exits_1(
 ) -> None:
     add_migration(migrations_copy, "20990101000000", "broken", "create table public.x (id bigint);\nselect no_such_function();\n",
                   "-- squawk-ignore ban-drop-table\ndrop table public.x;\n")  # fmt: skip
-    result = subprocess.run(
-        [*aef_cli, "migrate", "up", "--database-url", database.url, "--migrations-dir", str(migrations_copy)],
-        env=cli_env, capture_output=True, text=True,
-    )  # fmt: skip
+    result = cli_up(aef_cli, cli_env, database, migrations_copy)
     assert result.returncode == 1
     assert "20990101000000_broken.sql: statement 2 (line 2) failed [SQLSTATE 42883]" in result.stderr
     assert "Traceback" not in result.stderr
@@ -408,10 +413,7 @@ def test_cli_duplicate_versions_exit_1_and_touch_nothing(
 ) -> None:
     (migrations_copy / "20261126000100_twin.sql").write_text("select 1;\n")
     (migrations_copy / "20261126000100_twin.rollback.sql").write_text("select 1;\n")
-    result = subprocess.run(
-        [*aef_cli, "migrate", "up", "--database-url", database.url, "--migrations-dir", str(migrations_copy)],
-        env=cli_env, capture_output=True, text=True,
-    )  # fmt: skip
+    result = cli_up(aef_cli, cli_env, database, migrations_copy)
     assert result.returncode == 1
     assert "two migration files share version 20261126000100" in result.stderr
     assert history(database) == {}
