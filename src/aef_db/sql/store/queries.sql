@@ -1,0 +1,172 @@
+-- Queries of the Python store (aef_db/store/). Each runs in a transaction that
+-- acts as the engine (service_role) or as a user (authenticated + JWT claims).
+
+-- name: act_as_user
+select set_config('role', 'authenticated', true), set_config('request.jwt.claims', %(claims)s, true);
+
+-- name: set_engine_role
+-- Once per pooled connection: the engine acts as service_role, as supabase-js with
+-- the service key does; a user's transaction switches to authenticated locally.
+select set_config('role', %(role)s, false);
+
+-- name: insert_execution
+insert into public.aef_executions (id, sop_id, user_id, config, execution_context, current_step_id, browser_session_id)
+values (%(id)s, %(sop_id)s, %(user_id)s, %(config)s, %(execution_context)s, %(current_step_id)s, %(browser_session_id)s)
+returning *;
+
+-- name: insert_execution_as_user
+-- Only the columns authenticated may insert (docs/rls.md); RLS checks the rest.
+insert into public.aef_executions (id, sop_id, user_id, config, execution_context, current_step_id)
+values (%(id)s, %(sop_id)s, %(user_id)s, %(config)s, %(execution_context)s, %(current_step_id)s)
+returning *;
+
+-- name: get_execution
+select * from public.aef_executions where id = %(id)s;
+
+-- name: recent_executions
+select * from public.aef_executions where user_id = %(user_id)s order by created_at desc limit %(limit)s;
+
+-- name: set_execution_status
+update public.aef_executions set status = %(status)s where id = %(id)s returning *;
+
+-- name: finish_execution
+update public.aef_executions
+   set status = %(status)s, execution_context = coalesce(%(execution_context)s, execution_context)
+ where id = %(id)s
+returning *;
+
+-- name: update_context
+update public.aef_executions
+   set execution_context = %(execution_context)s, current_step_id = coalesce(%(current_step_id)s, current_step_id)
+ where id = %(id)s
+returning *;
+
+-- name: cancel_execution
+select * from public.aef_cancel_execution(%(id)s);
+
+-- name: pause_execution
+select * from public.aef_pause_execution(%(id)s);
+
+-- name: resume_execution
+select * from public.aef_resume_execution(%(id)s);
+
+-- name: log_head
+-- The owner and last seq of an execution's log, for a writer that numbers its own events.
+select e.user_id, coalesce((select l.seq from public.aef_execution_logs l
+                             where l.execution_id = e.id order by l.seq desc limit 1), 0) as last_seq
+  from public.aef_executions e where e.id = %(execution_id)s;
+
+-- name: append_log
+insert into public.aef_execution_logs (id, execution_id, user_id, seq, step_id, event_type, "timestamp", data, browser_state)
+values (%(id)s, %(execution_id)s, %(user_id)s, %(seq)s, %(step_id)s, %(event_type)s,
+        coalesce(%(timestamp)s::timestamptz, now()), %(data)s, %(browser_state)s)
+returning *;
+
+-- name: copy_logs
+copy public.aef_execution_logs (id, execution_id, user_id, seq, step_id, event_type, "timestamp", data, browser_state)
+from stdin;
+
+-- name: logs_present
+-- Which of a batch's event ids are already stored (a commit whose answer was lost).
+select count(*) as n from public.aef_execution_logs where id = any(%(ids)s);
+
+-- name: read_logs
+select * from public.aef_execution_logs
+ where execution_id = %(execution_id)s and seq > %(after_seq)s
+ order by seq limit %(limit)s;
+
+-- name: insert_checkpoint
+insert into public.aef_checkpoints (execution_id, step_id, checkpoint_type, request, timeout_at, timeout_policy)
+values (%(execution_id)s, %(step_id)s, %(checkpoint_type)s, %(request)s,
+        now() + %(timeout)s::interval, %(timeout_policy)s)
+returning *;
+
+-- name: checkpoint_reached
+insert into public.aef_execution_logs (execution_id, step_id, event_type, data)
+values (%(execution_id)s, %(step_id)s, 'checkpoint_reached',
+        jsonb_build_object('checkpoint_id', %(checkpoint_id)s::text, 'checkpoint_type', %(checkpoint_type)s::text));
+
+-- name: get_checkpoint
+select * from public.aef_checkpoints where id = %(id)s;
+
+-- name: resolve_checkpoint
+select * from public.aef_resolve_checkpoint(%(id)s, %(decision)s, %(response)s);
+
+-- name: expire_checkpoints
+select public.aef_expire_checkpoints(%(max_rows)s) as expired;
+
+-- name: pending_checkpoints
+select * from public.aef_checkpoints where status = 'pending' order by created_at;
+
+-- name: insert_session
+insert into public.aef_browser_sessions (id, user_id, mode, session_data)
+values (%(id)s, %(user_id)s, %(mode)s, %(session_data)s)
+returning *;
+
+-- name: get_session
+select * from public.aef_browser_sessions where id = %(id)s;
+
+-- name: free_session
+-- A session of this user and mode that no live lease holds, locked for leasing.
+select * from public.aef_browser_sessions
+ where user_id = %(user_id)s and mode = %(mode)s and status in ('active', 'idle')
+   and (lease_execution_id is null or lease_expires_at < now())
+ order by last_active
+ limit 1
+   for update skip locked;
+
+-- name: count_sessions
+select count(*) as n from public.aef_browser_sessions
+ where user_id = %(user_id)s and mode = %(mode)s and status in ('active', 'idle');
+
+-- name: take_lease
+update public.aef_browser_sessions
+   set lease_execution_id = %(execution_id)s, lease_holder = %(holder)s,
+       lease_expires_at = now() + %(ttl)s::interval, status = 'active', last_active = now()
+ where id = %(id)s
+returning *;
+
+-- name: bind_execution_session
+update public.aef_executions set browser_session_id = %(session_id)s where id = %(execution_id)s;
+
+-- name: renew_lease
+update public.aef_browser_sessions
+   set lease_expires_at = now() + %(ttl)s::interval, last_active = now()
+ where id = %(id)s and lease_execution_id = %(execution_id)s
+returning *;
+
+-- name: release_lease
+update public.aef_browser_sessions
+   set lease_execution_id = null, lease_holder = null, lease_expires_at = null, status = %(status)s, last_active = now()
+ where id = %(id)s and lease_execution_id = %(execution_id)s
+returning *;
+
+-- name: reclaim_leases
+-- Leases whose holder stopped renewing them go back to the pool.
+update public.aef_browser_sessions
+   set lease_execution_id = null, lease_holder = null, lease_expires_at = null, status = 'idle'
+ where id in (select id from public.aef_browser_sessions
+               where lease_execution_id is not null and lease_expires_at < now()
+               order by lease_expires_at limit %(max_rows)s
+                 for update skip locked)
+returning id;
+
+-- name: set_session_status
+update public.aef_browser_sessions set status = %(status)s where id = %(id)s returning *;
+
+-- name: set_session_data
+update public.aef_browser_sessions set session_data = %(session_data)s where id = %(id)s returning *;
+
+-- name: sealed_executions
+-- Rows holding sealed secrets, for key rotation.
+select id, execution_context, config from public.aef_executions
+ where execution_context::text like '%%aef:v1:%%' or config::text like '%%aef:v1:%%';
+
+-- name: sealed_sessions
+select id, session_data from public.aef_browser_sessions where session_data ? 'sealed';
+
+-- name: reseal_execution
+update public.aef_executions set execution_context = %(execution_context)s, config = %(config)s where id = %(id)s;
+
+-- name: reseal_session
+update public.aef_browser_sessions set session_data = %(session_data)s where id = %(id)s;

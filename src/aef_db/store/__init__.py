@@ -1,0 +1,78 @@
+"""aef_db.Store: the engine's typed API over the AEF schema, one module per table family.
+
+    async with Store(url) as store:
+        execution = await store.executions.start(sop_id, user_id)
+        await store.logs.append(execution.id, "step_started", step_id="login")
+        user = store.as_user(user_id)           # RLS applies, as through PostgREST
+        await user.checkpoints.resolve(checkpoint_id, "approved")
+
+The engine acts as ``service_role``; ``as_user`` runs each call in a transaction as
+``authenticated`` with the user's JWT claims. Rules live in the database; this layer
+adds types, early validation, sealing of secrets and batching.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aef_db.secrets import Cipher
+from aef_db.store.base import ENGINE_ROLE, Actor, Core
+from aef_db.store.checkpoints import Checkpoints
+from aef_db.store.errors import (
+    AlreadyResolved,
+    AppendOnly,
+    ConstraintViolation,
+    IllegalTransition,
+    ImmutableField,
+    InvalidTimeout,
+    LeaseLost,
+    LeaseUnavailable,
+    NotFound,
+    OwnerMismatch,
+    PermissionDenied,
+    SeqConflict,
+    StoreError,
+)
+from aef_db.store.executions import Executions
+from aef_db.store.logs import LogWriter, Logs
+from aef_db.store.sessions import BrowserSessions
+
+__all__ = [
+    "AlreadyResolved", "AppendOnly", "BrowserSessions", "Checkpoints", "ConstraintViolation", "Executions",
+    "IllegalTransition", "ImmutableField", "InvalidTimeout", "LeaseLost", "LeaseUnavailable", "LogWriter", "Logs",
+    "NotFound", "OwnerMismatch", "PermissionDenied", "SeqConflict", "Store", "StoreError",
+]  # fmt: skip
+
+_UNSET: Any = object()
+
+
+class Store:
+    def __init__(
+        self, url: str, *, cipher: Cipher | None = _UNSET, min_size: int = 1, max_size: int = 8,
+        engine_role: str | None = ENGINE_ROLE, _core: Core | None = None, _actor: Actor | None = None,
+    ) -> None:  # fmt: skip
+        self.core = _core or Core(url, cipher=Cipher.from_env() if cipher is _UNSET else cipher,
+                                  min_size=min_size, max_size=max_size, engine_role=engine_role)  # fmt: skip
+        self.actor = _actor or Actor(engine_role or "")
+        self.executions = Executions(self.core, self.actor)
+        self.logs = Logs(self.core, self.actor)
+        self.checkpoints = Checkpoints(self.core, self.actor)
+        self.sessions = BrowserSessions(self.core, self.actor)
+
+    def as_user(self, user_id: uuid.UUID) -> Store:
+        """The same store acting as a signed-in user: role authenticated, RLS on."""
+        return Store("", _core=self.core, _actor=Actor("authenticated", user_id))
+
+    async def open(self) -> Store:
+        await self.core.pool.open(wait=True)
+        return self
+
+    async def close(self) -> None:
+        await self.core.pool.close()
+
+    async def __aenter__(self) -> Store:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

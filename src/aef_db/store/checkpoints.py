@@ -1,0 +1,88 @@
+"""Human checkpoints: create (with a timeout and its policy), wait for the answer, resolve once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from aef_db.models import Checkpoint, CheckpointStatus, CheckpointType, NewCheckpoint, Resolution, TimeoutPolicy
+from aef_db.store.base import Q, Scoped
+from aef_db.store.errors import NotFound
+
+
+class Checkpoints(Scoped):
+    async def create(
+        self,
+        execution_id: uuid.UUID,
+        checkpoint_type: CheckpointType | str,
+        *,
+        step_id: str | None = None,
+        request: dict[str, Any] | None = None,
+        timeout: timedelta | None = None,
+        timeout_policy: TimeoutPolicy | str = TimeoutPolicy.FAIL_EXECUTION,
+    ) -> Checkpoint:
+        """Raise a checkpoint and log checkpoint_reached, in one transaction."""
+        spec = NewCheckpoint(checkpoint_type=checkpoint_type, step_id=step_id, request=request or {},
+                             timeout=timeout, timeout_policy=timeout_policy)  # fmt: skip
+        async with self.transaction() as conn:
+            row = await (await conn.execute(Q["insert_checkpoint"], {
+                "execution_id": execution_id, "step_id": spec.step_id, "checkpoint_type": spec.checkpoint_type.value,
+                "request": Jsonb(spec.request), "timeout": spec.timeout, "timeout_policy": spec.timeout_policy.value,
+            })).fetchone()  # fmt: skip
+            assert row is not None
+            await conn.execute(Q["checkpoint_reached"], {"execution_id": execution_id, "step_id": spec.step_id,
+                                                         "checkpoint_id": row["id"], "checkpoint_type": spec.checkpoint_type.value})  # fmt: skip
+        self.core.heads.forget(execution_id)
+        return Checkpoint.model_validate(row)
+
+    async def get(self, checkpoint_id: uuid.UUID) -> Checkpoint:
+        row = await self.one("get_checkpoint", {"id": checkpoint_id})
+        if row is None:
+            raise NotFound(f"no checkpoint {checkpoint_id} visible here", "P0002")
+        return Checkpoint.model_validate(row)
+
+    async def pending(self) -> list[Checkpoint]:
+        """As a user: the checkpoints waiting for them (RLS). As the engine: all of them."""
+        return [Checkpoint.model_validate(r) for r in await self.all("pending_checkpoints", {})]
+
+    async def resolve(self, checkpoint_id: uuid.UUID, decision: CheckpointStatus | str, response: Any = None) -> Checkpoint:
+        """Resolve once through aef_resolve_checkpoint; a second resolver gets AlreadyResolved."""
+        spec = Resolution(decision=decision, response=response)
+        row = await self.one("resolve_checkpoint", {
+            "id": checkpoint_id, "decision": spec.decision.value,
+            "response": Jsonb(spec.response) if spec.response is not None else None,
+        })  # fmt: skip
+        checkpoint = Checkpoint.model_validate(row)
+        self.core.heads.forget(checkpoint.execution_id)
+        return checkpoint
+
+    async def expire(self, max_rows: int = 1000) -> int:
+        """Time out what is due and apply each policy (the sweeper; pg_cron may call it too)."""
+        row = await self.one("expire_checkpoints", {"max_rows": max_rows})
+        return int(row["expired"]) if row else 0
+
+    async def wait(self, checkpoint_id: uuid.UUID, *, poll: float = 0.25, timeout: float | None = None) -> Checkpoint:
+        """The checkpoint once it is no longer pending: the decision, or its timeout.
+
+        When its timeout_at passes, the wait runs the sweeper itself, so a timeout
+        needs no pg_cron. ``timeout`` bounds the wait itself (TimeoutError).
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            checkpoint = await self.get(checkpoint_id)
+            if checkpoint.status is not CheckpointStatus.PENDING:
+                return checkpoint
+            if checkpoint.timeout_at is not None and await self._due(checkpoint):
+                await self.expire()
+                continue
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"checkpoint {checkpoint_id} is still pending")
+            await asyncio.sleep(poll)
+
+    async def _due(self, checkpoint: Checkpoint) -> bool:
+        return checkpoint.timeout_at is not None and checkpoint.timeout_at <= datetime.now(UTC)

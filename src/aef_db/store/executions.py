@@ -1,0 +1,130 @@
+"""Executions: start, run, pause, resume, complete, fail and cancel, through the database's guard."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from aef_db.models import ContextLevel, Execution, ExecutionStatus, LogEventType, NewExecution, check_json
+from aef_db.secrets import config_aad, contains_secret, context_aad
+from aef_db.store import context
+from aef_db.store.base import Q, Scoped
+from aef_db.store.errors import NotFound
+
+
+
+class Executions(Scoped):
+    def _seal(self, execution_id: uuid.UUID, level: ContextLevel, ctx: dict[str, Any]) -> dict[str, Any]:
+        shaped = context.shape(level, ctx)
+        if contains_secret(shaped):
+            shaped = self.core.require_cipher().seal_tree(shaped, context_aad(execution_id))
+        return check_json(shaped, field="execution_context")
+
+    def _row(self, row: dict[str, Any] | None, execution_id: uuid.UUID) -> Execution:
+        if row is None:
+            raise NotFound(f"no execution {execution_id} visible here", "P0002")
+        cipher = self.core.cipher
+        if cipher is not None:
+            row = {**row, "execution_context": cipher.open_tree(row["execution_context"], context_aad(row["id"])),
+                   "config": cipher.open_tree(row["config"], config_aad(row["id"]))}  # fmt: skip
+        return Execution.model_validate(row)
+
+    async def start(
+        self,
+        sop_id: uuid.UUID,
+        user_id: uuid.UUID | None = None,
+        *,
+        context_level: ContextLevel | str = ContextLevel.STANDARD,
+        config: dict[str, Any] | None = None,
+        execution_context: dict[str, Any] | None = None,
+        current_step_id: str | None = None,
+        browser_session_id: str | None = None,
+    ) -> Execution:
+        """Create an execution, idle. As a user, ``user_id`` defaults to that user."""
+        owner = user_id or self.actor.user_id
+        if owner is None:
+            raise ValueError("user_id: the engine must say whose execution this is")
+        spec = NewExecution(
+            sop_id=sop_id, user_id=owner, context_level=context_level, config=config or {},
+            execution_context=execution_context or {}, current_step_id=current_step_id, browser_session_id=browser_session_id,
+        )  # fmt: skip
+        execution_id = uuid.uuid4()
+        cfg = {**spec.config, "context_level": spec.context_level.value}
+        if contains_secret(cfg):
+            cfg = self.core.require_cipher().seal_tree(cfg, config_aad(execution_id))
+        if self.actor.user_id is not None and spec.browser_session_id is not None:
+            raise ValueError("browser_session_id: sessions are bound by the engine, not by a user")
+        query = "insert_execution_as_user" if self.actor.user_id is not None else "insert_execution"
+        row = await self.one(query, {
+            "id": execution_id, "sop_id": spec.sop_id, "user_id": spec.user_id, "config": Jsonb(cfg),
+            "execution_context": Jsonb(self._seal(execution_id, spec.context_level, spec.execution_context)),
+            "current_step_id": spec.current_step_id, "browser_session_id": spec.browser_session_id,
+        })  # fmt: skip
+        return self._row(row, execution_id)
+
+    async def get(self, execution_id: uuid.UUID) -> Execution:
+        return self._row(await self.one("get_execution", {"id": execution_id}), execution_id)
+
+    async def recent(self, user_id: uuid.UUID | None = None, limit: int = 20) -> list[Execution]:
+        owner = user_id or self.actor.user_id
+        return [self._row(r, r["id"]) for r in await self.all("recent_executions", {"user_id": owner, "limit": limit})]
+
+    async def run(self, execution_id: uuid.UUID) -> Execution:
+        """idle -> running (the engine picks the execution up)."""
+        return await self._set_status(execution_id, ExecutionStatus.RUNNING)
+
+    async def pause(self, execution_id: uuid.UUID) -> Execution:
+        return self._after_function(execution_id, await self.one("pause_execution", {"id": execution_id}))
+
+    async def resume(self, execution_id: uuid.UUID) -> Execution:
+        return self._after_function(execution_id, await self.one("resume_execution", {"id": execution_id}))
+
+    async def cancel(self, execution_id: uuid.UUID) -> Execution:
+        return self._after_function(execution_id, await self.one("cancel_execution", {"id": execution_id}))
+
+    async def complete(self, execution_id: uuid.UUID, execution_context: dict[str, Any] | None = None) -> Execution:
+        return await self._finish(execution_id, ExecutionStatus.COMPLETED, execution_context)
+
+    async def fail(self, execution_id: uuid.UUID, error: dict[str, Any], execution_context: dict[str, Any] | None = None) -> Execution:
+        """running or paused -> error, with an error_occurred event in the same transaction."""
+        check_json(error, field="data")
+        async with self.transaction() as conn:
+            head = await (await conn.execute(Q["log_head"], {"execution_id": execution_id})).fetchone()
+            if head is None:
+                raise NotFound(f"no execution {execution_id} visible here", "P0002")
+            await conn.execute(Q["append_log"], {
+                "id": uuid.uuid4(), "execution_id": execution_id, "user_id": head["user_id"], "seq": head["last_seq"] + 1,
+                "step_id": None, "event_type": LogEventType.ERROR_OCCURRED.value, "timestamp": None,
+                "data": Jsonb(error), "browser_state": None,
+            })  # fmt: skip
+        self.core.heads.forget(execution_id)
+        return await self._finish(execution_id, ExecutionStatus.ERROR, execution_context)
+
+    async def update_context(
+        self, execution_id: uuid.UUID, execution_context: dict[str, Any], current_step_id: str | None = None
+    ) -> Execution:
+        """Store new context, shaped by the execution's level, secrets sealed; ``current_step_id`` is kept."""
+        current = await self.get(execution_id)
+        NewExecution(sop_id=uuid.uuid4(), user_id=current.user_id, current_step_id=current_step_id)  # validates the step id
+        row = await self.one("update_context", {
+            "id": execution_id, "current_step_id": current_step_id,
+            "execution_context": Jsonb(self._seal(execution_id, current.context_level, execution_context)),
+        })  # fmt: skip
+        return self._row(row, execution_id)
+
+    async def _finish(self, execution_id: uuid.UUID, status: ExecutionStatus, ctx: dict[str, Any] | None) -> Execution:
+        sealed = None
+        if ctx is not None:
+            current = await self.get(execution_id)
+            sealed = Jsonb(self._seal(execution_id, current.context_level, ctx))
+        row = await self.one("finish_execution", {"id": execution_id, "status": status.value, "execution_context": sealed})
+        return self._row(row, execution_id)
+
+    async def _set_status(self, execution_id: uuid.UUID, status: ExecutionStatus) -> Execution:
+        return self._row(await self.one("set_execution_status", {"id": execution_id, "status": status.value}), execution_id)
+
+    def _after_function(self, execution_id: uuid.UUID, row: dict[str, Any] | None) -> Execution:
+        self.core.heads.forget(execution_id)  # the function logged the action itself
+        return self._row(row, execution_id)

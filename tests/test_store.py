@@ -1,0 +1,186 @@
+"""The store's API end to end, against the real schema."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from aef_db.models import CheckpointStatus, ContextLevel, ExecutionStatus
+from aef_db.secrets import Secret
+from aef_db.store import AlreadyResolved, IllegalTransition, NotFound, PermissionDenied, Store
+
+from . import factories as f
+from .conftest import Database
+from .factories import OTHER, OWNER
+from .store_helpers import run
+
+
+def test_an_execution_runs_its_life_through_the_guard(migrated: Database) -> None:
+    sop = f.sop(migrated)
+
+    async def body(store: Store):  # type: ignore[no-untyped-def]
+        execution = await store.executions.start(sop, OWNER, execution_context={"step": "login", "vars": {"a": 1}})
+        assert execution.status is ExecutionStatus.IDLE and execution.context_level is ContextLevel.STANDARD
+        running = await store.executions.run(execution.id)
+        paused = await store.executions.pause(execution.id)
+        resumed = await store.executions.resume(execution.id)
+        updated = await store.executions.update_context(execution.id, {"step": "invoice", "vars": {"a": 2}}, current_step_id="invoice")
+        done = await store.executions.complete(execution.id)
+        with pytest.raises(IllegalTransition):
+            await store.executions.run(execution.id)
+        return running, paused, resumed, updated, done
+
+    running, paused, resumed, updated, done = run(migrated, body)
+    assert (running.status, paused.status, resumed.status, done.status) == ("running", "paused", "running", "completed")
+    assert running.started_at is not None and done.completed_at is not None
+    assert updated.current_step_id == "invoice" and updated.execution_context == {"step": "invoice", "vars": {"a": 2}}
+
+
+def test_fail_logs_the_error_in_the_same_call(migrated: Database) -> None:
+    sop = f.sop(migrated)
+
+    async def body(store: Store):  # type: ignore[no-untyped-def]
+        execution = await store.executions.start(sop, OWNER)
+        await store.executions.run(execution.id)
+        await store.logs.append(execution.id, "step_started", step_id="s1")
+        failed = await store.executions.fail(execution.id, {"message": "page did not load"})
+        return failed, await store.logs.read(execution.id)
+
+    failed, logs = run(migrated, body)
+    assert failed.status is ExecutionStatus.ERROR
+    assert [(e.seq, e.event_type.value) for e in logs] == [(1, "step_started"), (2, "error_occurred")]
+
+
+@pytest.mark.parametrize(("level", "kept"), [
+    ("minimal", {"step": "s2"}),
+    ("standard", {"step": "s2", "vars": {"x": 1}}),
+    ("full", {"step": "s2", "vars": {"x": 1}, "dom": "<html/>"}),
+])  # fmt: skip
+def test_context_levels_keep_what_they_promise(migrated: Database, level: str, kept: dict) -> None:
+    sop = f.sop(migrated)
+
+    async def body(store: Store):  # type: ignore[no-untyped-def]
+        execution = await store.executions.start(sop, OWNER, context_level=level,
+                                                 execution_context={"step": "s2", "vars": {"x": 1}, "dom": "<html/>"})  # fmt: skip
+        return await store.executions.get(execution.id)
+
+    execution = run(migrated, body)
+    assert execution.execution_context == kept
+    assert execution.config == {"context_level": level}
+
+
+def test_logs_number_themselves_and_survive_another_writer(migrated: Database) -> None:
+    execution_id = f.execution(migrated, status="running")
+
+    async def body(store: Store):  # type: ignore[no-untyped-def]
+        first = await store.logs.append(execution_id, "step_started", step_id="a")
+        f.log(migrated, execution_id, 2)  # another writer (SQL, supabase-js) appends meanwhile
+        second = await store.logs.append(execution_id, "step_completed", step_id="a")
+        return first, second, await store.logs.read(execution_id)
+
+    first, second, logs = run(migrated, body)
+    assert (first.seq, second.seq) == (1, 4)
+    assert [e.seq for e in logs] == [1, 2, 3, 4]
+
+
+def test_checkpoint_create_wait_and_resolve_as_the_user(migrated: Database) -> None:
+    execution_id = f.execution(migrated, status="running")
+
+    async def body(store: Store):  # type: ignore[no-untyped-def]
+        checkpoint = await store.checkpoints.create(execution_id, "manual_review", step_id="pay",
+                                                    request={"message": "Pay 120 EUR?"}, timeout=timedelta(minutes=5))  # fmt: skip
+        user = store.as_user(OWNER)
+        assert [c.id for c in await user.checkpoints.pending()] == [checkpoint.id]
+        assert await store.as_user(OTHER).checkpoints.pending() == []
+        with pytest.raises(NotFound):
+            await store.as_user(OTHER).checkpoints.resolve(checkpoint.id, "approved")
+        resolved = await user.checkpoints.resolve(checkpoint.id, "approved", {"note": "ok"})
+        with pytest.raises(AlreadyResolved):
+            await user.checkpoints.resolve(checkpoint.id, "rejected")
+        waited = await store.checkpoints.wait(checkpoint.id, timeout=5)
+        return resolved, waited, await store.logs.read(execution_id)
+
+    resolved, waited, logs = run(migrated, body)
+    assert resolved.status is CheckpointStatus.APPROVED and resolved.resolved_by == OWNER
+    assert waited.status is CheckpointStatus.APPROVED and waited.user_response == {"note": "ok"}
+    assert [e.event_type.value for e in logs] == ["checkpoint_reached", "user_input"]
+
+
+def test_wait_returns_the_timeout_and_applies_the_policy(migrated: Database) -> None:
+    execution_id = f.execution(migrated, status="running")
+
+    async def body(store: Store):  # type: ignore[no-untyped-def]
+        checkpoint = await store.checkpoints.create(execution_id, "data_validation", timeout=timedelta(milliseconds=300),
+                                                    timeout_policy="cancel_execution")  # fmt: skip
+        waited = await store.checkpoints.wait(checkpoint.id, poll=0.05, timeout=10)
+        return waited, await store.executions.get(execution_id)
+
+    waited, execution = run(migrated, body)
+    assert waited.status is CheckpointStatus.TIMEOUT
+    assert execution.status is ExecutionStatus.CANCELLED
+
+
+def test_as_user_gets_rls_for_free(migrated: Database) -> None:
+    sop = f.sop(migrated)
+
+    async def body(store: Store):  # type: ignore[no-untyped-def]
+        mine = await store.as_user(OWNER).executions.start(sop)
+        assert mine.user_id == OWNER and mine.status is ExecutionStatus.IDLE
+        with pytest.raises(NotFound):
+            await store.as_user(OTHER).executions.get(mine.id)
+        with pytest.raises(PermissionDenied):
+            await store.as_user(OTHER).executions.start(sop)  # an SOP they cannot see
+        with pytest.raises(PermissionDenied):
+            await store.as_user(OWNER).executions.run(mine.id)  # users change executions only through the functions
+        return await store.as_user(OWNER).executions.cancel(mine.id)
+
+    assert run(migrated, body).status is ExecutionStatus.CANCELLED
+
+
+def test_secrets_are_sealed_and_open_only_with_the_key(migrated: Database) -> None:
+    sop = f.sop(migrated)
+
+    async def body(store: Store):  # type: ignore[no-untyped-def]
+        execution = await store.executions.start(sop, OWNER, execution_context={"login": {"user": "ann", "password": Secret("hunter2")}})
+        return execution
+
+    execution = run(migrated, body)
+    assert execution.execution_context == {"login": {"user": "ann", "password": "hunter2"}}
+    stored = f.one(migrated, "select execution_context::text from public.aef_executions where id = %s", (execution.id,))
+    assert "hunter2" not in stored and "aef:v1:k1:" in stored
+
+    def keyless(store: Store):  # type: ignore[no-untyped-def]
+        return store.executions.get(execution.id)
+
+    without_key = run(migrated, keyless, cipher=None)
+    assert without_key.execution_context["login"]["password"].startswith("aef:v1:k1:")
+
+
+def test_a_secret_without_a_key_is_refused_not_stored(migrated: Database) -> None:
+    from aef_db.secrets import SecretsError
+
+    sop = f.sop(migrated)
+
+    async def body(store: Store):  # type: ignore[no-untyped-def]
+        with pytest.raises(SecretsError, match="no encryption key"):
+            await store.executions.start(sop, OWNER, execution_context={"token": Secret("t0k3n")})
+
+    run(migrated, body, cipher=None)
+    assert f.one(migrated, "select count(*) from public.aef_executions") == 0
+
+
+def test_bad_input_names_the_field_and_writes_nothing(migrated: Database) -> None:
+    sop = f.sop(migrated)
+
+    async def body(store: Store):  # type: ignore[no-untyped-def]
+        with pytest.raises(ValidationError, match="context_level"):
+            await store.executions.start(sop, OWNER, context_level="everything")
+        with pytest.raises(ValidationError, match="step id"):
+            await store.executions.start(sop, OWNER, current_step_id="x" * 300)
+
+    run(migrated, body)
+    assert f.one(migrated, "select count(*) from public.aef_executions") == 0
+    assert uuid.UUID(int=0) != sop
