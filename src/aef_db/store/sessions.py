@@ -77,6 +77,8 @@ class BrowserSessions(Scoped):
             if mode is not SessionMode.ISOLATED:
                 found = await (await conn.execute(Q["free_session"], {"user_id": user_id, "mode": mode.value})).fetchone()
             if found is None:
+                if mode is not SessionMode.ISOLATED:
+                    await conn.execute(Q["lock_user_sessions"], {"user_id": user_id, "mode": mode.value})
                 if mode is SessionMode.POOLED:
                     count = await (await conn.execute(Q["count_sessions"], {"user_id": user_id, "mode": mode.value})).fetchone()
                     if count is not None and count["n"] >= pool_size:

@@ -115,6 +115,10 @@ select * from public.aef_browser_sessions
  limit 1
    for update skip locked;
 
+-- name: lock_user_sessions
+-- Serializes the creation of a user's sessions of one mode, so a pool never outgrows its size.
+select pg_advisory_xact_lock(16710, hashtext(%(user_id)s::text || ':' || %(mode)s));
+
 -- name: count_sessions
 select count(*) as n from public.aef_browser_sessions
  where user_id = %(user_id)s and mode = %(mode)s and status in ('active', 'idle');

@@ -1,0 +1,181 @@
+"""The batched log writer: bounded delay and size, forced flushes, order, concurrency,
+failure and a writer killed mid-batch."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import uuid
+
+import pytest
+
+from aef_db.store import SeqConflict, Store, StoreError
+
+from . import factories as f
+from .conftest import Database
+from .store_helpers import run
+
+
+def seqs(db: Database, execution_id: uuid.UUID) -> list[int]:
+    with db.connect() as conn:
+        return [r["seq"] for r in conn.execute(
+            "select seq from public.aef_execution_logs where execution_id = %s order by seq", (execution_id,))]  # fmt: skip
+
+
+def test_buffered_events_flush_after_the_delay(migrated: Database) -> None:
+    execution_id = f.execution(migrated, status="running")
+
+    async def body(store: Store) -> tuple[int, int]:
+        async with store.logs.writer(max_delay=0.2) as writer:
+            for i in range(5):
+                await writer.log(execution_id, "browser_action", data={"i": i})
+            before = f.one(migrated, "select count(*) from public.aef_execution_logs")
+            await asyncio.sleep(0.6)
+            after = f.one(migrated, "select count(*) from public.aef_execution_logs")
+        return before, after
+
+    assert run(migrated, body) == (0, 5)
+    assert seqs(migrated, execution_id) == [1, 2, 3, 4, 5]
+
+
+def test_forcing_events_are_durable_when_log_returns(migrated: Database) -> None:
+    execution_id = f.execution(migrated, status="running")
+
+    async def body(store: Store) -> list[int]:
+        counts = []
+        writer = store.logs.writer(max_delay=60)
+        await writer.log(execution_id, "step_started", step_id="a")
+        counts.append(f.one(migrated, "select count(*) from public.aef_execution_logs"))
+        for event in ("step_completed", "step_failed", "checkpoint_reached", "error_occurred"):
+            await writer.log(execution_id, event, step_id="a")
+            counts.append(f.one(migrated, "select count(*) from public.aef_execution_logs"))
+        await writer.log(execution_id, "loop_iteration")
+        counts.append(f.one(migrated, "select count(*) from public.aef_execution_logs"))
+        await writer.close()
+        counts.append(f.one(migrated, "select count(*) from public.aef_execution_logs"))
+        return counts
+
+    assert run(migrated, body) == [0, 2, 3, 4, 5, 5, 6]
+
+
+def test_the_buffer_is_bounded(migrated: Database) -> None:
+    execution_id = f.execution(migrated, status="running")
+
+    async def body(store: Store) -> int:
+        peak = 0
+        async with store.logs.writer(max_batch=10, max_buffer=25, max_delay=60) as writer:
+            for i in range(200):
+                await writer.log(execution_id, "browser_action", data={"i": i})
+                peak = max(peak, len(writer))
+        return peak
+
+    assert run(migrated, body) <= 25
+    assert seqs(migrated, execution_id) == list(range(1, 201))
+
+
+def test_a_failed_flush_raises_and_keeps_its_events(migrated: Database) -> None:
+    execution_id = f.execution(migrated, status="running")
+
+    async def body(store: Store) -> tuple[int, int]:
+        writer = store.logs.writer(max_delay=60)
+        await writer.log(execution_id, "browser_action")
+        await writer.log(execution_id, "browser_action")
+        with migrated.connect(superuser=True) as conn:  # the database refuses writes for a moment
+            conn.execute("alter table public.aef_execution_logs add constraint no_writes check (false) not valid")
+        with pytest.raises(StoreError):
+            await writer.flush()
+        kept = len(writer)
+        with migrated.connect(superuser=True) as conn:
+            conn.execute("alter table public.aef_execution_logs drop constraint no_writes")
+        await writer.close()
+        return kept, len(writer)
+
+    assert run(migrated, body) == (2, 0)
+    assert seqs(migrated, execution_id) == [1, 2]
+
+
+def test_a_conflicting_writer_is_reported_not_merged(migrated: Database) -> None:
+    execution_id = f.execution(migrated, status="running")
+
+    async def body(store: Store) -> None:
+        writer = store.logs.writer(max_delay=60)
+        await writer.log(execution_id, "browser_action")  # numbered 1 from the head
+        f.log(migrated, execution_id, 1)  # someone else takes seq 1 meanwhile
+        with pytest.raises(SeqConflict):
+            await writer.flush()
+
+    run(migrated, body)
+    assert seqs(migrated, execution_id) == [1]
+
+
+def test_eight_writers_on_their_own_executions_and_two_on_one(migrated: Database) -> None:
+    own = [f.execution(migrated, status="running") for _ in range(8)]
+    shared = f.execution(migrated, status="running")
+
+    async def body(store: Store) -> None:
+        async def writer_on(execution_id: uuid.UUID, n: int, tag: str) -> None:
+            async with store.logs.writer(max_batch=50, max_delay=0.05) as writer:
+                for i in range(n):
+                    await writer.log(execution_id, "browser_action", data={"tag": tag, "i": i})
+
+        async def appender(tag: str) -> None:
+            for i in range(100):
+                for attempt in range(20):  # the other writer of this execution may take the seq first
+                    try:
+                        await store.logs.append(shared, "browser_action", data={"tag": tag, "i": i})
+                        break
+                    except SeqConflict:
+                        await asyncio.sleep(0)
+                else:
+                    raise AssertionError("never got a seq")
+
+        await asyncio.gather(*(writer_on(e, 300, f"w{k}") for k, e in enumerate(own)), appender("a"), appender("b"))
+
+    run(migrated, body, max_size=10)
+    for execution_id in own:
+        assert seqs(migrated, execution_id) == list(range(1, 301))
+    with migrated.connect() as conn:
+        shared_rows = conn.execute("select seq, data from public.aef_execution_logs where execution_id = %s order by seq", (shared,)).fetchall()
+    assert [r["seq"] for r in shared_rows] == list(range(1, 201))
+    for tag in ("a", "b"):  # nothing lost, and each writer's events in its own order
+        assert [r["data"]["i"] for r in shared_rows if r["data"]["tag"] == tag] == list(range(100))
+
+
+WRITER_SCRIPT = textwrap.dedent("""
+    import asyncio, sys, uuid
+    from aef_db.store import Store
+
+    async def main(url, execution_id):
+        async with Store(url, cipher=None) as store:
+            writer = store.logs.writer(max_delay=3600, max_batch=100000, max_buffer=100000)
+            for i in range(50):
+                await writer.log(uuid.UUID(execution_id), "browser_action", data={"i": i})
+            await writer.log(uuid.UUID(execution_id), "step_completed")   # forced: durable
+            print("acknowledged", 51, flush=True)
+            for i in range(50):
+                await writer.log(uuid.UUID(execution_id), "browser_action", data={"i": 100 + i})
+            print("buffered", flush=True)
+            await asyncio.sleep(3600)
+
+    asyncio.run(main(sys.argv[1], sys.argv[2]))
+""")
+
+
+def test_a_writer_killed_mid_batch_loses_nothing_it_acknowledged(migrated: Database) -> None:
+    execution_id = f.execution(migrated, status="running")
+    proc = subprocess.Popen([sys.executable, "-c", WRITER_SCRIPT, migrated.url, str(execution_id)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().split() == ["acknowledged", "51"]
+        assert proc.stdout.readline().strip() == "buffered"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert seqs(migrated, execution_id) == list(range(1, 52))  # acknowledged: all there; unflushed: none

@@ -1,0 +1,85 @@
+"""The Python models mirror the database: enums label for label, caps and rules alike."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from aef_db.models import (
+    CAPS,
+    DATABASE_ENUMS,
+    LogEvent,
+    NewCheckpoint,
+    NewExecution,
+    Resolution,
+)
+
+from .conftest import Database
+
+
+def test_python_enums_equal_the_database_enums(migrated: Database) -> None:
+    with migrated.connect() as conn:
+        rows = conn.execute(
+            "select t.typname, array_agg(e.enumlabel order by e.enumsortorder) as labels"
+            " from pg_type t join pg_enum e on e.enumtypid = t.oid"
+            " where t.typnamespace = 'public'::regnamespace group by t.typname"
+        ).fetchall()
+    database = {r["typname"]: r["labels"] for r in rows}
+    assert database == {name: [m.value for m in enum] for name, enum in DATABASE_ENUMS.items()}
+
+
+def test_caps_equal_the_database_constraints(migrated: Database) -> None:
+    with migrated.connect() as conn:
+        defs = [r["d"] for r in conn.execute(
+            "select pg_get_constraintdef(oid) as d from pg_constraint where conname like 'aef\\_%%\\_size'")]  # fmt: skip
+    found = {}
+    for d in defs:
+        column = d.split("pg_column_size(")[1].split(")")[0]
+        found[column] = int(d.split("<= ")[1].rstrip(")"))
+    assert found == CAPS
+
+
+SOP, USER = uuid.uuid4(), uuid.uuid4()
+BAD_INPUT = [
+    (NewExecution, {"sop_id": "not-a-uuid", "user_id": USER}, "sop_id"),
+    (NewExecution, {"sop_id": SOP, "user_id": None}, "user_id"),
+    (NewExecution, {"sop_id": SOP, "user_id": USER, "context_level": "huge"}, "context_level"),
+    (NewExecution, {"sop_id": SOP, "user_id": USER, "config": [1]}, "config"),
+    (NewExecution, {"sop_id": SOP, "user_id": USER, "config": {"context_level": "full"}}, "context_level"),
+    (NewExecution, {"sop_id": SOP, "user_id": USER, "config": {"x": "a\x00b"}}, "NUL"),
+    (NewExecution, {"sop_id": SOP, "user_id": USER, "config": {"blob": "x" * 70_000}}, "over its cap"),
+    (NewExecution, {"sop_id": SOP, "user_id": USER, "execution_context": {"blob": "x" * 1_100_000}}, "over its cap"),
+    (NewExecution, {"sop_id": SOP, "user_id": USER, "execution_context": "text"}, "execution_context"),
+    (NewExecution, {"sop_id": SOP, "user_id": USER, "current_step_id": ""}, "must not be empty"),
+    (NewExecution, {"sop_id": SOP, "user_id": USER, "current_step_id": "s" * 257}, "over the limit of 256"),
+    (NewExecution, {"sop_id": SOP, "user_id": USER, "current_step_id": "a\x00"}, "NUL"),
+    (NewExecution, {"sop_id": SOP, "user_id": USER, "browser_session_id": "has space"}, "browser_session_id"),
+    (NewExecution, {"sop_id": SOP, "user_id": USER, "surprise": 1}, "surprise"),
+    (LogEvent, {"event_type": "step_exploded"}, "event_type"),
+    (LogEvent, {"event_type": "user_input", "data": [1, 2]}, "data"),
+    (LogEvent, {"event_type": "user_input", "data": {"k\x00": 1}}, "NUL"),
+    (LogEvent, {"event_type": "user_input", "data": {"blob": "x" * 300_000}}, "over its cap"),
+    (LogEvent, {"event_type": "user_input", "browser_state": "url"}, "browser_state"),
+    (LogEvent, {"event_type": "user_input", "timestamp": "2026-01-01T00:00:00"}, "time zone"),
+    (LogEvent, {"event_type": "user_input", "data": {"f": object()}}, "JSON-serializable"),
+    (NewCheckpoint, {"checkpoint_type": "coffee"}, "checkpoint_type"),
+    (NewCheckpoint, {"checkpoint_type": "custom", "timeout": timedelta(seconds=-5)}, "timeout must be positive"),
+    (NewCheckpoint, {"checkpoint_type": "custom", "timeout": timedelta(0)}, "timeout must be positive"),
+    (NewCheckpoint, {"checkpoint_type": "custom", "timeout_policy": "shrug"}, "timeout_policy"),
+    (NewCheckpoint, {"checkpoint_type": "custom", "request": ["x"]}, "request"),
+    (NewCheckpoint, {"checkpoint_type": "custom", "request": {"m": "x" * 70_000}}, "over its cap"),
+    (Resolution, {"decision": "timeout"}, "approved, rejected or skipped"),
+    (Resolution, {"decision": "pending"}, "approved, rejected or skipped"),
+    (Resolution, {"decision": "maybe"}, "decision"),
+    (Resolution, {"decision": "approved", "response": "x" * 70_000}, "over its cap"),
+]
+
+
+@pytest.mark.parametrize(("model", "fields", "message"), BAD_INPUT, ids=[f"{m.__name__}-{i}" for i, (m, _, _) in enumerate(BAD_INPUT)])
+def test_bad_input_names_the_field_and_the_rule(model: type, fields: dict, message: str) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        model(**fields)
+    assert message in str(excinfo.value)
