@@ -18,7 +18,9 @@ from aef_db import migrations as migration_files
 from aef_db.cluster import Cluster
 from aef_db.connection import connect, redact, require_supported_server
 from aef_db.errors import AefDbError
+from aef_db.rotation import rotate
 from aef_db.runner import Runner, State
+from aef_db.secrets import Cipher, generate_key
 from aef_db.target import resolve_url
 
 out = Console()
@@ -266,6 +268,34 @@ def docs_schema(output: Path | None, database_url: str | None) -> None:
     else:
         output.write_text(text)
         _note(f"wrote {output}")
+
+
+# -- secrets ------------------------------------------------------------------
+
+
+@main.group("secrets")
+def secrets_group() -> None:
+    """Keys for the secrets sealed in execution data and browser sessions."""
+
+
+@secrets_group.command("generate-key")
+@click.option("--key-id", default="k1", show_default=True, help="The id the key gets in sealed tokens.")
+def secrets_generate_key(key_id: str) -> None:
+    """Print a new AES-256 key as kid:base64, the form AEF_DB_ENCRYPTION_KEY takes."""
+    click.echo(f"{key_id}:{generate_key()}")
+
+
+@secrets_group.command("rotate")
+@database_url_option
+@handle_errors
+def secrets_rotate(database_url: str | None) -> None:
+    """Re-seal every stored secret under the active key, so older keys can be retired."""
+    cipher = Cipher.from_env()
+    if cipher is None:
+        raise click.UsageError("set AEF_DB_ENCRYPTION_KEY or AEF_DB_KEYFILE: rotation needs the old keys and the new one")
+    report = rotate(resolve_url(database_url, _note), cipher)
+    _note(f"re-sealed {report.tokens} secret(s) in {report.executions} execution(s) and {report.sessions} session(s)"
+          f" under key {cipher.active}")
 
 
 # -- doctor -------------------------------------------------------------------

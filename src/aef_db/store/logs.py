@@ -17,13 +17,9 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from aef_db.models import FLUSHING_EVENTS, ExecutionLog, LogEvent, LogEventType
-from aef_db.secrets import contains_secret
+from aef_db.secrets import SecretsError, contains_secret
 from aef_db.store.base import Q, Scoped
 from aef_db.store.errors import ConstraintViolation, NotFound, SeqConflict, StoreError
-
-
-def log_aad(execution_id: uuid.UUID) -> str:
-    return f"aef_execution_logs:{execution_id}:data"
 
 
 class Logs(Scoped):
@@ -39,10 +35,10 @@ class Logs(Scoped):
         return row["user_id"], row["last_seq"]
 
     def _payload(self, execution_id: uuid.UUID, event: LogEvent) -> Any:
-        data: Any = event.data
-        if contains_secret(data):
-            data = self.core.require_cipher().seal_tree(data, log_aad(execution_id))
-        return data
+        if contains_secret(event.data):
+            # the log is append-only, so a secret in it could never be re-sealed under a new key
+            raise SecretsError("data: a Secret does not belong in the audit log; keep it in the execution context")
+        return event.data
 
     async def append(
         self,
@@ -80,8 +76,6 @@ class Logs(Scoped):
         return [self._row(r) for r in rows]
 
     def _row(self, row: dict[str, Any]) -> ExecutionLog:
-        if self.core.cipher is not None:
-            row = {**row, "data": self.core.cipher.open_tree(row["data"], log_aad(row["execution_id"]))}
         return ExecutionLog.model_validate(row)
 
     def writer(self, *, max_batch: int = 1000, max_delay: float = 0.2, max_buffer: int = 10_000) -> LogWriter:

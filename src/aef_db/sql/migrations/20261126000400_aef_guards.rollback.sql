@@ -27,5 +27,6 @@ drop function aef_private.executions_before_update();
 drop function aef_private.executions_before_insert();
 drop function aef_private.execution_owner(uuid, text);
 drop function aef_private.assert_session_owner(text, uuid);
+drop function aef_private.without_sealed(jsonb);
 drop function aef_private.session_transition_allowed(public.browser_session_status, public.browser_session_status);
 drop function aef_private.execution_transition_allowed(public.execution_status, public.execution_status);

@@ -42,6 +42,30 @@ $$;
 comment on function aef_private.session_transition_allowed(public.browser_session_status, public.browser_session_status) is
   'The browser session state machine: whether from_status -> to_status is allowed.';
 
+-- Secrets are stored as sealed tokens ("aef:v1:<key id>:..."). Re-sealing them
+-- under a new key is the one change a final row still accepts, so this is the
+-- row's content with every token masked.
+create function aef_private.without_sealed(doc jsonb) returns jsonb
+language plpgsql immutable parallel safe
+set search_path = ''
+as $$
+begin
+  case jsonb_typeof(doc)
+    when 'object' then
+      return coalesce((select jsonb_object_agg(e.key, aef_private.without_sealed(e.value)) from jsonb_each(doc) e), '{}'::jsonb);
+    when 'array' then
+      return coalesce((select jsonb_agg(aef_private.without_sealed(e.value) order by e.ord)
+                         from jsonb_array_elements(doc) with ordinality e(value, ord)), '[]'::jsonb);
+    when 'string' then
+      return case when left(doc #>> '{}', 7) = 'aef:v1:' then '"aef:sealed"'::jsonb else doc end;
+    else
+      return doc;
+  end case;
+end
+$$;
+comment on function aef_private.without_sealed(jsonb) is
+  'The document with every sealed secret token masked: equal before and after a key rotation.';
+
 -- ---------------------------------------------------------------------------
 -- Shared checks
 -- ---------------------------------------------------------------------------
@@ -126,9 +150,11 @@ begin
     new.started_at := case when new.status = 'running' then coalesce(old.started_at, now()) else old.started_at end;
     new.completed_at := case when new.status in ('completed', 'error', 'cancelled') then now() end;
   else
+    -- a final execution is frozen; only a key rotation may re-seal its secrets
     if old.status in ('completed', 'error', 'cancelled')
-       and (new.current_step_id, new.execution_context, new.config)
-           is distinct from (old.current_step_id, old.execution_context, old.config) then
+       and (new.current_step_id, aef_private.without_sealed(new.execution_context), aef_private.without_sealed(new.config))
+           is distinct from
+           (old.current_step_id, aef_private.without_sealed(old.execution_context), aef_private.without_sealed(old.config)) then
       raise exception using errcode = 'AE001',
         message = format('aef_executions: execution %s is %s, which is final; it cannot change', old.id, old.status);
     end if;
@@ -291,8 +317,8 @@ begin
       new.lease_expires_at := null;
     end if;
   elsif old.status in ('terminated', 'error')
-        and (new.session_data, new.lease_execution_id, new.last_active)
-            is distinct from (old.session_data, old.lease_execution_id, old.last_active) then
+        and (aef_private.without_sealed(new.session_data), new.lease_execution_id, new.last_active)
+            is distinct from (aef_private.without_sealed(old.session_data), old.lease_execution_id, old.last_active) then
     raise exception using errcode = 'AE003',
       message = format('aef_browser_sessions: session %s is %s, which is final; it cannot change', old.id, old.status);
   else
