@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from aef_db.store import SeqConflict, Store, StoreError
+from aef_db.store import SeqConflict, Store, StoreError  # noqa: F401
 
 from . import factories as f
 from .conftest import Database
@@ -98,18 +98,21 @@ def test_a_failed_flush_raises_and_keeps_its_events(migrated: Database) -> None:
     assert seqs(migrated, execution_id) == [1, 2]
 
 
-def test_a_conflicting_writer_is_reported_not_merged(migrated: Database) -> None:
+def test_a_writer_renumbers_after_another_writer_and_keeps_its_order(migrated: Database) -> None:
     execution_id = f.execution(migrated, status="running")
 
     async def body(store: Store) -> None:
         writer = store.logs.writer(max_delay=60)
-        await writer.log(execution_id, "browser_action")  # numbered 1 from the head
-        f.log(migrated, execution_id, 1)  # someone else takes seq 1 meanwhile
-        with pytest.raises(SeqConflict):
-            await writer.flush()
+        await writer.log(execution_id, "browser_action", data={"mine": 1})  # numbered 1 from the head
+        await writer.log(execution_id, "browser_action", data={"mine": 2})
+        f.log(migrated, execution_id, 2)  # someone else takes seqs 1 and 2 meanwhile
+        assert await writer.flush() == 2
 
     run(migrated, body)
-    assert seqs(migrated, execution_id) == [1]
+    with migrated.connect() as conn:
+        rows = conn.execute("select seq, data from public.aef_execution_logs where execution_id = %s order by seq", (execution_id,)).fetchall()
+    assert [r["seq"] for r in rows] == [1, 2, 3, 4]
+    assert [r["data"].get("mine") for r in rows] == [None, None, 1, 2]
 
 
 def test_eight_writers_on_their_own_executions_and_two_on_one(migrated: Database) -> None:

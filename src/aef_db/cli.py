@@ -270,6 +270,31 @@ def docs_schema(output: Path | None, database_url: str | None) -> None:
         _note(f"wrote {output}")
 
 
+# -- demo ---------------------------------------------------------------------
+
+
+@main.command("demo")
+@database_url_option
+@handle_errors
+def demo_command(database_url: str | None) -> None:
+    """Run a sample SOP execution end to end (simulated browser) and show its timeline."""
+    import asyncio
+
+    from aef_db import demo
+
+    url = resolve_url(database_url, _note)
+    Runner(url, report=_note).up()
+    cipher, where = demo.demo_cipher(Cluster.default().home)
+    _note(f"secrets are sealed with {where}")
+    execution = asyncio.run(demo.run_demo(url, cipher, out))
+    out.print(demo.timeline(url, execution, cipher))
+    table, clean = demo.summary(url)
+    out.print(table)
+    out.print(f"execution {execution.id}: [bold]{execution.status.value}[/bold]")
+    if not clean:
+        sys.exit(1)
+
+
 # -- secrets ------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -109,6 +109,9 @@ class LogWriter:
     - A failed flush raises and keeps its events for the next flush; nothing that a
       flush acknowledged is ever lost, and a retry after a commit whose answer was
       lost does not write twice (event ids are checked).
+    - When another writer appended to the same execution meanwhile (the database
+      says AE007 or a taken seq), the unacknowledged events are numbered again after
+      the new head, keeping their order, and the flush is retried.
     """
 
     def __init__(self, logs: Logs, *, max_batch: int, max_delay: float, max_buffer: int) -> None:
@@ -177,25 +180,42 @@ class LogWriter:
             return total
 
     async def _write(self, batch: list[_Pending]) -> None:
-        try:
-            async with self.logs.transaction() as conn:
-                async with conn.cursor().copy(Q["copy_logs"]) as copy:
-                    for e in batch:
-                        await copy.write_row((e.id, e.execution_id, e.user_id, e.seq, e.step_id, e.event_type,
-                                              e.timestamp, e.data, e.browser_state))  # fmt: skip
-        except (SeqConflict, ConstraintViolation) as exc:
-            if exc.sqlstate not in ("AE007", "23505"):
-                raise
-            # a commit whose answer was lost already stored this batch: then it is done
-            present = await self.logs.one("logs_present", {"ids": [e.id for e in batch]})
-            if present is not None and present["n"] == len(batch):
-                return
-            for e in batch:  # another writer interleaved: reload the heads before any retry
-                self.logs.core.heads.forget(e.execution_id)
-                self._next_seq.pop(e.execution_id, None)
-            raise
+        for attempt in range(1, 4):
+            try:
+                async with self.logs.transaction() as conn:
+                    async with conn.cursor().copy(Q["copy_logs"]) as copy:
+                        for e in batch:
+                            await copy.write_row((e.id, e.execution_id, e.user_id, e.seq, e.step_id, e.event_type,
+                                                  e.timestamp, e.data, e.browser_state))  # fmt: skip
+            except (SeqConflict, ConstraintViolation) as exc:
+                if exc.sqlstate not in ("AE007", "23505"):
+                    raise
+                # a commit whose answer was lost already stored this batch: then it is done
+                present = await self.logs.one("logs_present", {"ids": [e.id for e in batch]})
+                if present is not None and present["n"] == len(batch):
+                    break
+                if attempt == 3:
+                    raise
+                # someone else (a user function, another writer) appended meanwhile:
+                # number the unacknowledged events again after the new head, in order
+                batch = await self._renumber({e.execution_id for e in batch}, len(batch))
+                continue
+            break
         for e in batch:
             self.logs.core.heads.set(e.execution_id, e.user_id, e.seq)
+
+    async def _renumber(self, execution_ids: set[uuid.UUID], batch_size: int) -> list[_Pending]:
+        heads = {eid: await self.logs.head(eid, reload=True) for eid in execution_ids}
+        renumbered = []
+        for e in self._buffer:
+            if e.execution_id in heads:
+                owner, last = heads[e.execution_id]
+                heads[e.execution_id] = (owner, last + 1)
+                e = replace(e, seq=last + 1)
+            renumbered.append(e)
+        self._buffer = renumbered
+        self._next_seq.update(heads)
+        return self._buffer[:batch_size]
 
     async def close(self) -> None:
         """Flush what is left; the writer may not be used afterwards."""
