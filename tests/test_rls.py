@@ -149,6 +149,10 @@ def test_execution_functions_refuse_other_users_and_anon(migrated: Database, wor
 
 
 def test_execution_functions_check_state(migrated: Database, world: World) -> None:
+    idle = f.execution(migrated)
+    with pytest.raises(psycopg.Error) as excinfo, act(migrated, "owner") as conn:  # resume is not a way to start
+        conn.execute("select public.aef_resume_execution(%s)", (idle,))
+    assert excinfo.value.sqlstate == "AE001" and "acts on paused executions only" in str(excinfo.value)
     with act(migrated, "owner") as conn:
         conn.execute("select public.aef_pause_execution(%s)", (world.execution,))
     with pytest.raises(psycopg.Error) as excinfo, act(migrated, "owner") as conn:
@@ -158,7 +162,7 @@ def test_execution_functions_check_state(migrated: Database, world: World) -> No
         conn.execute("select public.aef_cancel_execution(%s)", (world.execution,))
     with pytest.raises(psycopg.Error) as excinfo, act(migrated, "owner") as conn:
         conn.execute("select public.aef_resume_execution(%s)", (world.execution,))
-    assert excinfo.value.sqlstate == "AE001" and "illegal status transition cancelled -> running" in str(excinfo.value)
+    assert excinfo.value.sqlstate == "AE001" and "is cancelled; it acts on paused executions only" in str(excinfo.value)
 
 
 def test_the_engine_may_act_without_a_user(migrated: Database, world: World) -> None:

@@ -11,7 +11,7 @@ from aef_db.models import ContextLevel, Execution, ExecutionStatus, LogEventType
 from aef_db.secrets import config_aad, contains_secret, context_aad
 from aef_db.store import context
 from aef_db.store.base import Q, Scoped
-from aef_db.store.errors import NotFound
+from aef_db.store.errors import IllegalTransition, NotFound
 
 
 
@@ -72,8 +72,12 @@ class Executions(Scoped):
         return [self._row(r, r["id"]) for r in await self.all("recent_executions", {"user_id": owner, "limit": limit})]
 
     async def run(self, execution_id: uuid.UUID) -> Execution:
-        """idle -> running (the engine picks the execution up)."""
-        return await self._set_status(execution_id, ExecutionStatus.RUNNING)
+        """idle -> running: the engine picks the execution up. A paused one continues with resume."""
+        row = await self.one("run_execution", {"id": execution_id})
+        if row is None:
+            current = await self.get(execution_id)
+            raise IllegalTransition(f"execution {execution_id} is {current.status.value}; run starts an idle execution", "AE001")
+        return self._row(row, execution_id)
 
     async def pause(self, execution_id: uuid.UUID) -> Execution:
         return self._after_function(execution_id, await self.one("pause_execution", {"id": execution_id}))
@@ -88,19 +92,24 @@ class Executions(Scoped):
         return await self._finish(execution_id, ExecutionStatus.COMPLETED, execution_context)
 
     async def fail(self, execution_id: uuid.UUID, error: dict[str, Any], execution_context: dict[str, Any] | None = None) -> Execution:
-        """running or paused -> error, with an error_occurred event in the same transaction."""
+        """running or paused -> error, and an error_occurred event, in one transaction."""
         check_json(error, field="data")
+        sealed = await self._sealed_or_none(execution_id, execution_context)
         async with self.transaction() as conn:
             head = await (await conn.execute(Q["log_head"], {"execution_id": execution_id})).fetchone()
             if head is None:
                 raise NotFound(f"no execution {execution_id} visible here", "P0002")
+            row = await (await conn.execute(Q["finish_execution"], {
+                "id": execution_id, "status": ExecutionStatus.ERROR.value, "execution_context": sealed})).fetchone()  # fmt: skip
+            if row is None:
+                raise IllegalTransition(f"execution {execution_id} is already error", "AE001")
             await conn.execute(Q["append_log"], {
                 "id": uuid.uuid4(), "execution_id": execution_id, "user_id": head["user_id"], "seq": head["last_seq"] + 1,
                 "step_id": None, "event_type": LogEventType.ERROR_OCCURRED.value, "timestamp": None,
                 "data": Jsonb(error), "browser_state": None,
             })  # fmt: skip
         self.core.heads.forget(execution_id)
-        return await self._finish(execution_id, ExecutionStatus.ERROR, execution_context)
+        return self._row(row, execution_id)
 
     async def update_context(
         self, execution_id: uuid.UUID, execution_context: dict[str, Any], current_step_id: str | None = None
@@ -114,16 +123,22 @@ class Executions(Scoped):
         })  # fmt: skip
         return self._row(row, execution_id)
 
-    async def _finish(self, execution_id: uuid.UUID, status: ExecutionStatus, ctx: dict[str, Any] | None) -> Execution:
-        sealed = None
-        if ctx is not None:
-            current = await self.get(execution_id)
-            sealed = Jsonb(self._seal(execution_id, current.context_level, ctx))
-        row = await self.one("finish_execution", {"id": execution_id, "status": status.value, "execution_context": sealed})
-        return self._row(row, execution_id)
+    async def _sealed_or_none(self, execution_id: uuid.UUID, ctx: dict[str, Any] | None) -> Jsonb | None:
+        if ctx is None:
+            return None
+        current = await self.get(execution_id)
+        return Jsonb(self._seal(execution_id, current.context_level, ctx))
 
-    async def _set_status(self, execution_id: uuid.UUID, status: ExecutionStatus) -> Execution:
-        return self._row(await self.one("set_execution_status", {"id": execution_id, "status": status.value}), execution_id)
+    async def _finish(self, execution_id: uuid.UUID, status: ExecutionStatus, ctx: dict[str, Any] | None) -> Execution:
+        sealed = await self._sealed_or_none(execution_id, ctx)
+        row = await self.one("finish_execution", {"id": execution_id, "status": status.value, "execution_context": sealed})
+        return await self._changed(row, execution_id, status)
+
+    async def _changed(self, row: dict[str, Any] | None, execution_id: uuid.UUID, status: ExecutionStatus) -> Execution:
+        if row is None:  # not found, or already in that status
+            current = await self.get(execution_id)
+            raise IllegalTransition(f"execution {execution_id} is already {current.status.value}", "AE001")
+        return self._row(row, execution_id)
 
     def _after_function(self, execution_id: uuid.UUID, row: dict[str, Any] | None) -> Execution:
         self.core.heads.forget(execution_id)  # the function logged the action itself

@@ -9,7 +9,7 @@ drop function public.aef_resolve_checkpoint(uuid, public.checkpoint_status, json
 drop function public.aef_resume_execution(uuid);
 drop function public.aef_pause_execution(uuid);
 drop function public.aef_cancel_execution(uuid);
-drop function aef_private.change_execution(uuid, public.execution_status, text, text);
+drop function aef_private.change_execution(uuid, public.execution_status, text, text, public.execution_status[]);
 drop function aef_private.caller_may_act(uuid);
 
 drop policy "Owners read their browser sessions" on public.aef_browser_sessions;

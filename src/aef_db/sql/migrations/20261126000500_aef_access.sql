@@ -70,7 +70,7 @@ as $$
 $$;
 
 create function aef_private.change_execution(
-  target uuid, to_status public.execution_status, action text, fn text
+  target uuid, to_status public.execution_status, action text, fn text, from_statuses public.execution_status[]
 ) returns public.aef_executions
 language plpgsql security definer
 set search_path = ''
@@ -89,6 +89,12 @@ begin
   if from_status = to_status then
     raise exception using errcode = 'AE001', message = format('%s: execution %s is already %s', fn, target, to_status);
   end if;
+  -- narrower than the state machine: resume only what was paused, pause only what runs
+  if from_status <> all(from_statuses) then
+    raise exception using errcode = 'AE001',
+      message = format('%s: execution %s is %s; it acts on %s executions only', fn, target, from_status,
+                       array_to_string(from_statuses, ' or '));
+  end if;
   -- the status guard rejects illegal transitions (AE001)
   update public.aef_executions e set status = to_status where e.id = target returning * into execution;
   insert into public.aef_execution_logs (execution_id, step_id, event_type, data)
@@ -101,21 +107,30 @@ $$;
 create function public.aef_cancel_execution(execution_id uuid) returns public.aef_executions
 language sql security definer
 set search_path = ''
-as $$ select aef_private.change_execution(execution_id, 'cancelled', 'cancel', 'aef_cancel_execution') $$;
+as $$
+  select aef_private.change_execution(execution_id, 'cancelled', 'cancel', 'aef_cancel_execution',
+                                      array['idle', 'running', 'paused']::public.execution_status[])
+$$;
 comment on function public.aef_cancel_execution(uuid) is
   'Cancel an idle, running or paused execution you own. Returns the updated row and logs a user_input event.';
 
 create function public.aef_pause_execution(execution_id uuid) returns public.aef_executions
 language sql security definer
 set search_path = ''
-as $$ select aef_private.change_execution(execution_id, 'paused', 'pause', 'aef_pause_execution') $$;
+as $$
+  select aef_private.change_execution(execution_id, 'paused', 'pause', 'aef_pause_execution',
+                                      array['running']::public.execution_status[])
+$$;
 comment on function public.aef_pause_execution(uuid) is
   'Pause a running execution you own. Returns the updated row and logs a user_input event.';
 
 create function public.aef_resume_execution(execution_id uuid) returns public.aef_executions
 language sql security definer
 set search_path = ''
-as $$ select aef_private.change_execution(execution_id, 'running', 'resume', 'aef_resume_execution') $$;
+as $$
+  select aef_private.change_execution(execution_id, 'running', 'resume', 'aef_resume_execution',
+                                      array['paused']::public.execution_status[])
+$$;
 comment on function public.aef_resume_execution(uuid) is
   'Resume a paused execution you own. Returns the updated row and logs a user_input event.';
 

@@ -26,13 +26,14 @@ select * from public.aef_executions where id = %(id)s;
 -- name: recent_executions
 select * from public.aef_executions where user_id = %(user_id)s order by created_at desc limit %(limit)s;
 
--- name: set_execution_status
-update public.aef_executions set status = %(status)s where id = %(id)s returning *;
+-- name: run_execution
+-- run starts an idle execution; a paused one continues through resume (which logs it).
+update public.aef_executions set status = 'running' where id = %(id)s and status = 'idle' returning *;
 
 -- name: finish_execution
 update public.aef_executions
    set status = %(status)s, execution_context = coalesce(%(execution_context)s, execution_context)
- where id = %(id)s
+ where id = %(id)s and status <> %(status)s
 returning *;
 
 -- name: update_context
