@@ -43,3 +43,17 @@ select e.id, e.user_id, g, 'step-' || (g %% 10),
        jsonb_build_object('n', g, 'url', 'https://example.com/invoices/' || g)
   from (select id, user_id, created_at from public.aef_executions order by id offset %(offset)s limit %(chunk)s) e,
        generate_series(1, %(per_execution)s) g;
+
+-- name: store_sops
+-- One SOP per user for bench/store.py.
+insert into public.sops (id, user_id, name)
+select md5('sop' || u)::uuid, md5('user' || u)::uuid, 'SOP ' || u from generate_series(1, %(users)s) u;
+
+-- name: store_executions
+-- Running executions for bench/store.py.
+insert into public.aef_executions (id, sop_id, user_id, status)
+select md5('execution' || g)::uuid, md5('sop' || (g %% %(users)s + 1))::uuid, md5('user' || (g %% %(users)s + 1))::uuid, 'running'
+  from generate_series(1, %(executions)s) g;
+
+-- name: raw_insert
+insert into bench_raw (id, execution_id, user_id, seq, event_type, data) values (%(id)s, %(execution_id)s, %(user_id)s, %(seq)s, 'browser_action', %(data)s);

@@ -19,7 +19,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from aef_db.models import SESSION_ID, BrowserSession, BrowserSessionStatus, SessionMode, check_json
+from aef_db.models import SESSION_ID, BrowserSession, BrowserSessionStatus, SessionMode, check_json  # noqa: F401
 from aef_db.secrets import session_aad
 from aef_db.store.base import Q, Scoped
 from aef_db.store.errors import LeaseLost, LeaseUnavailable, NotFound
@@ -72,29 +72,28 @@ class BrowserSessions(Scoped):
         mode = _mode(mode)
         if ttl <= timedelta(0) or pool_size < 1:
             raise ValueError("ttl must be positive and pool_size at least 1")
-        async with self.transaction() as conn:
-            found = None
+        lease = {"user_id": user_id, "mode": mode.value, "execution_id": execution_id, "holder": holder, "ttl": ttl}
+        if mode is not SessionMode.ISOLATED:
+            row = await self.one("lease_free_session", lease)
+            if row is not None:
+                return self._row(row, row["id"])
+        async with self.transaction() as conn:  # none free: create one, where the mode allows
             if mode is not SessionMode.ISOLATED:
-                found = await (await conn.execute(Q["free_session"], {"user_id": user_id, "mode": mode.value})).fetchone()
-            if found is None:
-                if mode is not SessionMode.ISOLATED:
-                    await conn.execute(Q["lock_user_sessions"], {"user_id": user_id, "mode": mode.value})
-                if mode is SessionMode.POOLED:
-                    count = await (await conn.execute(Q["count_sessions"], {"user_id": user_id, "mode": mode.value})).fetchone()
-                    if count is not None and count["n"] >= pool_size:
-                        raise LeaseUnavailable(f"all {pool_size} pooled sessions of user {user_id} are leased")
-                elif mode is SessionMode.PERSISTENT:
-                    count = await (await conn.execute(Q["count_sessions"], {"user_id": user_id, "mode": mode.value})).fetchone()
-                    if count is not None and count["n"] >= 1:
-                        raise LeaseUnavailable(f"the persistent session of user {user_id} is leased to another execution")
-                session_id = f"bs_{uuid.uuid4().hex}"
-                found = await (await conn.execute(Q["insert_session"], {"id": session_id, "user_id": user_id,
-                                                                        "mode": mode.value, "session_data": Jsonb({})})).fetchone()  # fmt: skip
-            assert found is not None
-            row = await (await conn.execute(Q["take_lease"], {"id": found["id"], "execution_id": execution_id,
-                                                              "holder": holder, "ttl": ttl})).fetchone()  # fmt: skip
-            await conn.execute(Q["bind_execution_session"], {"session_id": found["id"], "execution_id": execution_id})
-        return self._row(row, found["id"])
+                await conn.execute(Q["lock_user_sessions"], lease)
+                row = await (await conn.execute(Q["lease_free_session"], lease)).fetchone()
+                if row is not None:  # freed while we waited for the lock
+                    return self._row(row, row["id"])
+                count = await (await conn.execute(Q["count_sessions"], lease)).fetchone()
+                limit = pool_size if mode is SessionMode.POOLED else 1
+                if count is not None and count["n"] >= limit:
+                    what = f"all {pool_size} pooled sessions" if mode is SessionMode.POOLED else "the persistent session"
+                    raise LeaseUnavailable(f"{what} of user {user_id} are leased to other executions")
+            session_id = f"bs_{uuid.uuid4().hex}"
+            await conn.execute(Q["insert_session"], {"id": session_id, "user_id": user_id, "mode": mode.value,
+                                                     "session_data": Jsonb({})})  # fmt: skip
+            row = await (await conn.execute(Q["take_lease"], {"id": session_id, **lease})).fetchone()
+            await conn.execute(Q["bind_execution_session"], {"session_id": session_id, "execution_id": execution_id})
+        return self._row(row, session_id)
 
     async def heartbeat(self, session_id: str, execution_id: uuid.UUID, ttl: timedelta = DEFAULT_TTL) -> BrowserSession:
         """Renew the lease and last_active; LeaseLost if this execution no longer holds it."""
@@ -105,9 +104,7 @@ class BrowserSessions(Scoped):
 
     async def release(self, session_id: str, execution_id: uuid.UUID) -> BrowserSession:
         """Give the session back: isolated sessions end, the others go idle for the next lease."""
-        current = await self.get(session_id)
-        status = BrowserSessionStatus.TERMINATED if current.mode is SessionMode.ISOLATED else BrowserSessionStatus.IDLE
-        row = await self.one("release_lease", {"id": session_id, "execution_id": execution_id, "status": status.value})
+        row = await self.one("release_lease", {"id": session_id, "execution_id": execution_id})
         if row is None:
             raise LeaseLost(f"execution {execution_id} no longer holds session {session_id}")
         return self._row(row, session_id)

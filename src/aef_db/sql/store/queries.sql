@@ -116,6 +116,30 @@ select * from public.aef_browser_sessions
  limit 1
    for update skip locked;
 
+-- name: lease_free_session
+-- The common case in one statement (one round trip, one commit): lock a free
+-- session of this user and mode, lease it, and bind it to the execution.
+with free as (
+  select id from public.aef_browser_sessions
+   where user_id = %(user_id)s and mode = %(mode)s and status in ('active', 'idle')
+     and (lease_execution_id is null or lease_expires_at < now())
+   order by last_active
+   limit 1
+     for update skip locked
+), leased as (
+  update public.aef_browser_sessions s
+     set lease_execution_id = %(execution_id)s, lease_holder = %(holder)s,
+         lease_expires_at = now() + %(ttl)s::interval, status = 'active', last_active = now()
+    from free
+   where s.id = free.id
+  returning s.*
+), bound as (
+  update public.aef_executions e set browser_session_id = leased.id
+    from leased
+   where e.id = %(execution_id)s and e.browser_session_id is distinct from leased.id
+)
+select * from leased;
+
 -- name: lock_user_sessions
 -- Serializes the creation of a user's sessions of one mode, so a pool never outgrows its size.
 select pg_advisory_xact_lock(16710, hashtext(%(user_id)s::text || ':' || %(mode)s));
@@ -141,8 +165,10 @@ update public.aef_browser_sessions
 returning *;
 
 -- name: release_lease
+-- Isolated sessions end with their execution; the others go idle for the next lease.
 update public.aef_browser_sessions
-   set lease_execution_id = null, lease_holder = null, lease_expires_at = null, status = %(status)s, last_active = now()
+   set lease_execution_id = null, lease_holder = null, lease_expires_at = null, last_active = now(),
+       status = case when mode = 'isolated' then 'terminated' else 'idle' end::public.browser_session_status
  where id = %(id)s and lease_execution_id = %(execution_id)s
 returning *;
 
