@@ -26,3 +26,13 @@ def test_queries_benchmark_runs_at_a_tiny_size() -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "| a 100-row page of one execution's log |" in result.stdout
+
+
+def test_store_benchmark_runs_at_a_tiny_size() -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "store.py"), "--rows", "2000", "--batch", "500", "--rounds", "1", "--appends", "5",
+         "--leases", "50", "--memory-events", "1000", "--no-write"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "| aef_execution_logs: indexes, RLS, FK, guards, seq and owner checks |" in result.stdout

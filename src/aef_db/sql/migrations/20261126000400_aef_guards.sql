@@ -13,11 +13,13 @@ set statement_timeout = '60s';
 -- ---------------------------------------------------------------------------
 -- State machines, as data
 -- ---------------------------------------------------------------------------
+-- The helpers below run only inside the guards, which are security definer with
+-- an empty search_path; they carry neither clause themselves (every name is
+-- qualified), so they cost a plain call and the SQL ones are inlined.
 create function aef_private.execution_transition_allowed(
   from_status public.execution_status, to_status public.execution_status
 ) returns boolean
 language sql immutable parallel safe
-set search_path = ''
 as $$
   select (from_status::text, to_status::text) in (
     ('idle', 'running'), ('idle', 'cancelled'),
@@ -32,7 +34,6 @@ create function aef_private.session_transition_allowed(
   from_status public.browser_session_status, to_status public.browser_session_status
 ) returns boolean
 language sql immutable parallel safe
-set search_path = ''
 as $$
   select (from_status::text, to_status::text) in (
     ('active', 'idle'), ('idle', 'active'),
@@ -47,7 +48,6 @@ comment on function aef_private.session_transition_allowed(public.browser_sessio
 -- row's content with every token masked.
 create function aef_private.without_sealed(doc jsonb) returns jsonb
 language plpgsql immutable parallel safe
-set search_path = ''
 as $$
 begin
   case jsonb_typeof(doc)
@@ -70,8 +70,7 @@ comment on function aef_private.without_sealed(jsonb) is
 -- Shared checks
 -- ---------------------------------------------------------------------------
 create function aef_private.assert_session_owner(session_id text, owner uuid) returns void
-language plpgsql stable security definer
-set search_path = ''
+language plpgsql stable
 as $$
 declare
   session_owner uuid;
@@ -87,8 +86,7 @@ end
 $$;
 
 create function aef_private.execution_owner(execution_id uuid, for_table text) returns public.aef_executions
-language plpgsql stable security definer
-set search_path = ''
+language plpgsql stable
 as $$
 declare
   execution public.aef_executions;
@@ -258,8 +256,7 @@ create trigger aef_10_guard_update before update on public.aef_checkpoints
 -- Browser sessions
 -- ---------------------------------------------------------------------------
 create function aef_private.assert_lease(session public.aef_browser_sessions) returns void
-language plpgsql stable security definer
-set search_path = ''
+language plpgsql stable
 as $$
 declare
   execution public.aef_executions := aef_private.execution_owner(session.lease_execution_id, 'aef_browser_sessions.lease');
