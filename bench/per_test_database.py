@@ -10,18 +10,16 @@ Usage: .venv/bin/python bench/per_test_database.py [--rounds N] [--no-write]
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from harness import temporary_cluster  # noqa: E402
 from report import median_ms, write_section  # noqa: E402
 
 from aef_db import compat  # noqa: E402
-from aef_db.cluster import Cluster  # noqa: E402
 from aef_db.connection import connect  # noqa: E402
 from aef_db.runner import Runner  # noqa: E402
 
@@ -29,12 +27,8 @@ COMMAND = ".venv/bin/python bench/per_test_database.py --rounds 20"
 
 
 def run(rounds: int) -> dict[str, list[float]]:
-    work = Path(tempfile.mkdtemp(prefix="aef-db-bench-"))
-    work.chmod(0o755)
-    cluster = Cluster(work / "cluster", settings={"fsync": "off", "synchronous_commit": "off"})
-    cluster.start()
     samples: dict[str, list[float]] = {"clone": [], "migrate": []}
-    try:
+    with temporary_cluster({"fsync": "off", "synchronous_commit": "off"}) as cluster:
         admin = connect(cluster.url(superuser=True))
         admin.execute("create database bench_template owner postgres")
         Runner(cluster.url(database="bench_template")).up()
@@ -50,9 +44,6 @@ def run(rounds: int) -> dict[str, list[float]]:
             Runner(cluster.url(database=f"bench_fresh_{i}")).up()
             samples["migrate"].append(time.perf_counter() - t0)
         admin.close()
-    finally:
-        cluster.stop()
-        shutil.rmtree(work, ignore_errors=True)
     return samples
 
 

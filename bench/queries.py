@@ -13,20 +13,17 @@ Usage: .venv/bin/python bench/queries.py [--users N] [--executions N] [--logs-pe
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from harness import md5_uuid, temporary_cluster  # noqa: E402
 from report import write_section  # noqa: E402
 
 from aef_db import sql as package_sql  # noqa: E402
@@ -44,10 +41,6 @@ LABELS = {
     "pending_checkpoints": "a user's pending checkpoints",
     "execution_status_counts": "a user's executions counted by status",
 }
-
-
-def md5_uuid(text: str) -> uuid.UUID:
-    return uuid.UUID(hashlib.md5(text.encode()).hexdigest())
 
 
 def build(cluster: Cluster, users: int, executions: int, per_execution: int) -> str:
@@ -104,11 +97,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="aef-db-bench-"))
-    work.chmod(0o755)
-    cluster = Cluster(work / "cluster", settings={"fsync": "off", "shared_buffers": "'1GB'"})
-    cluster.start()
-    try:
+    with temporary_cluster({"fsync": "off", "shared_buffers": "'1GB'"}) as cluster:
         url = build(cluster, args.users, args.executions, args.logs_per_execution)
         results: dict[str, dict[str, float]] = {}
         for name in QUERIES:
@@ -118,9 +107,6 @@ def main() -> None:
             samples = time_variants(url, ours, args.users, args.executions, args.iterations, seed=1)
             samples |= time_variants(url, naive, args.users, args.executions, args.naive_iterations, seed=2)
             results[name] = {variant: statistics.median(times) * 1000 for variant, times in samples.items()}
-    finally:
-        cluster.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
     rows = []
     for name in QUERIES:

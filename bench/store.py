@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import resource
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -32,10 +29,10 @@ sys.path.insert(0, str(HERE))
 
 import psycopg  # noqa: E402
 from psycopg.types.json import Jsonb  # noqa: E402
+from harness import md5_uuid, temporary_cluster  # noqa: E402
 from report import write_section  # noqa: E402
 
 from aef_db import sql as package_sql  # noqa: E402
-from aef_db.cluster import Cluster  # noqa: E402
 from aef_db.connection import connect  # noqa: E402
 from aef_db.runner import Runner  # noqa: E402
 from aef_db.store import Store  # noqa: E402
@@ -44,10 +41,6 @@ COMMAND = ".venv/bin/python bench/store.py"
 BENCH_SQL = package_sql.parse_named((HERE / "sql" / "queries.sql").read_text())
 USERS, EXECUTIONS = 50, 500
 COPY_COLUMNS = "(id, execution_id, user_id, seq, step_id, event_type, \"timestamp\", data, browser_state)"
-
-
-def md5_uuid(text: str) -> uuid.UUID:
-    return uuid.UUID(hashlib.md5(text.encode()).hexdigest())
 
 
 def owner_of(g: int) -> uuid.UUID:
@@ -175,11 +168,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="aef-db-bench-"))
-    work.chmod(0o755)
-    cluster = Cluster(work / "cluster")  # durable: fsync and synchronous_commit on
-    cluster.start()
-    try:
+    with temporary_cluster() as cluster:  # durable: fsync and synchronous_commit on
         url = cluster.url()
         Runner(url).up()
         with connect(url) as conn:
@@ -191,9 +180,6 @@ def main() -> None:
         append = asyncio.run(append_latency(url, args.appends))
         leases = asyncio.run(lease_rate(url, args.leases))
         memory = asyncio.run(memory_profile(url, args.memory_events))
-    finally:
-        cluster.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
     growth = memory[-1][1] - memory[1][1] if len(memory) > 2 else 0.0
     body = "\n".join([

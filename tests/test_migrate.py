@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-import threading
-import time
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from aef_db import migrations as migration_files

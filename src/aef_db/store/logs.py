@@ -51,8 +51,7 @@ class Logs(Scoped):
         timestamp: datetime | None = None,
     ) -> ExecutionLog:
         """Append one event and return it once it is durable (committed)."""
-        event = LogEvent(event_type=event_type, step_id=step_id, data=data or {},
-                         browser_state=browser_state, timestamp=timestamp)  # fmt: skip
+        event = _event(event_type, step_id, data, browser_state, timestamp)
         payload = self._payload(execution_id, event)
         for attempt in (1, 2):
             owner, last_seq = await self.head(execution_id, reload=attempt == 2)
@@ -82,6 +81,12 @@ class Logs(Scoped):
         """A batching writer: see LogWriter."""
         return LogWriter(self, max_batch=max_batch, max_delay=max_delay, max_buffer=max_buffer)
 
+
+
+def _event(event_type: LogEventType | str, step_id: str | None, data: dict[str, Any] | None,
+           browser_state: dict[str, Any] | None, timestamp: datetime | None) -> LogEvent:  # fmt: skip
+    """One validated event: the same rules for append and for the writer."""
+    return LogEvent(event_type=event_type, step_id=step_id, data=data or {}, browser_state=browser_state, timestamp=timestamp)
 
 
 @dataclass(frozen=True)
@@ -137,8 +142,7 @@ class LogWriter:
         browser_state: dict[str, Any] | None = None,
         timestamp: datetime | None = None,
     ) -> None:
-        event = LogEvent(event_type=event_type, step_id=step_id, data=data or {},
-                         browser_state=browser_state, timestamp=timestamp)  # fmt: skip
+        event = _event(event_type, step_id, data, browser_state, timestamp)
         while len(self._buffer) >= self.max_buffer:
             await self.flush()
         owner, last = self._next_seq.get(execution_id) or await self.logs.head(execution_id)
