@@ -119,11 +119,15 @@ select * from public.aef_browser_sessions
 -- name: lease_free_session
 -- The common case in one statement (one round trip, one commit): lock a free
 -- session of this user and mode, lease it, and bind it to the execution.
+-- The session this execution used last comes first: its browser is warm, and
+-- the execution row then needs no update.
 with free as (
   select id from public.aef_browser_sessions
    where user_id = %(user_id)s and mode = %(mode)s and status in ('active', 'idle')
      and (lease_execution_id is null or lease_expires_at < now())
-   order by last_active
+   order by id is not distinct from (select e.browser_session_id from public.aef_executions e
+                                      where e.id = %(execution_id)s) desc,
+            last_active
    limit 1
      for update skip locked
 ), leased as (
