@@ -136,3 +136,11 @@ def test_cli_generates_keys_and_rotates(migrated: Database, monkeypatch: pytest.
     assert "re-sealed 3 secret(s) in 1 execution(s) and 1 session(s) under key k2" in result.output
     monkeypatch.delenv("AEF_DB_ENCRYPTION_KEY")
     assert CliRunner().invoke(main, ["secrets", "rotate", "--database-url", migrated.url]).exit_code == 2
+
+
+def test_sealed_length_is_exact_for_the_active_key_id() -> None:
+    from aef_db.secrets import sealed_length
+
+    for plaintext in ("", "x", "hunter2", "é" * 40, "y" * 1000):
+        token = CIPHER.seal(plaintext, "aad")
+        assert sealed_length(plaintext) == len(token) - len("k1") + 32  # the estimate assumes a 32-character key id

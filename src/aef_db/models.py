@@ -147,15 +147,16 @@ def check_json(value: Any, *, field: str, object_required: bool = True) -> Any:
 
 
 def _json_default(value: Any) -> Any:
-    # sealed secrets are JSON strings; the cipher swaps them in before storage
-    from aef_db.secrets import Secret
+    # A Secret is stored as its sealed token: count the token's length, not the secret's.
+    from aef_db.secrets import Secret, sealed_length
 
     if isinstance(value, Secret):
-        return "aef:v1:" + "x" * 64  # a stand-in of a sealed value's order of size
+        return "x" * sealed_length(value.value)
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def _step_id(value: str | None) -> str | None:
+def validate_step_id(value: str | None) -> str | None:
+    """The database's rules for a step id: not empty, no NUL, at most 256 characters."""
     if value is None:
         return None
     if value == "":
@@ -167,7 +168,7 @@ def _step_id(value: str | None) -> str | None:
     return value
 
 
-StepId = Annotated[str | None, AfterValidator(_step_id)]
+StepId = Annotated[str | None, AfterValidator(validate_step_id)]
 
 
 def _capped(field: str, object_required: bool = True) -> Any:

@@ -70,6 +70,12 @@ def is_sealed(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(PREFIX)
 
 
+def sealed_length(plaintext: str) -> int:
+    """Characters of the token that seals ``plaintext`` (prefix, a key id of up to 32, base64 body)."""
+    body = _NONCE + len(plaintext.encode()) + 16  # nonce, ciphertext, GCM tag
+    return len(PREFIX) + 32 + 1 + 4 * ((body + 2) // 3)
+
+
 def generate_key() -> str:
     """A new random 256-bit key, base64-encoded, for AEF_DB_ENCRYPTION_KEY or a keyfile."""
     return base64.b64encode(random.token_bytes(32)).decode()

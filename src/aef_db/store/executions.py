@@ -7,7 +7,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from aef_db.models import ContextLevel, Execution, ExecutionStatus, LogEventType, NewExecution, check_json
+from aef_db.models import ContextLevel, Execution, ExecutionStatus, LogEventType, NewExecution, check_json, validate_step_id
 from aef_db.secrets import config_aad, contains_secret, context_aad
 from aef_db.store import context
 from aef_db.store.base import Q, Scoped
@@ -116,7 +116,7 @@ class Executions(Scoped):
     ) -> Execution:
         """Store new context, shaped by the execution's level, secrets sealed; ``current_step_id`` is kept."""
         current = await self.get(execution_id)
-        NewExecution(sop_id=uuid.uuid4(), user_id=current.user_id, current_step_id=current_step_id)  # validates the step id
+        validate_step_id(current_step_id)
         row = await self.one("update_context", {
             "id": execution_id, "current_step_id": current_step_id,
             "execution_context": Jsonb(self._seal(execution_id, current.context_level, execution_context)),
