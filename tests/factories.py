@@ -29,35 +29,31 @@ def one(db: Database, query: str, params: Any = None) -> Any:
     return None if row is None else next(iter(row.values()))
 
 
+def insert(db: Database, table: str, columns: dict[str, Any], returning: str = "id") -> Any:
+    """INSERT one row of ``columns`` (dicts as jsonb) and return one column of it."""
+    names = ", ".join(columns)
+    marks = ", ".join(["%s"] * len(columns))
+    values = [Jsonb(v) if isinstance(v, dict) else v for v in columns.values()]
+    return one(db, f"insert into public.{table} ({names}) values ({marks}) returning {returning}", values)
+
+
 def sop(db: Database, user: uuid.UUID = OWNER) -> uuid.UUID:
     return one(db, "insert into public.sops (user_id, name) values (%s, 'Invoice run') returning id", (user,))
 
 
 def execution(db: Database, user: uuid.UUID = OWNER, status: str = "idle", **columns: Any) -> uuid.UUID:
-    columns = {"sop_id": sop(db, user), "user_id": user, **columns}
-    names = ", ".join(columns)
-    marks = ", ".join(["%s"] * len(columns))
-    values = [Jsonb(v) if isinstance(v, dict) else v for v in columns.values()]
-    execution_id = one(db, f"insert into public.aef_executions ({names}) values ({marks}) returning id", values)
+    execution_id = insert(db, "aef_executions", {"sop_id": sop(db, user), "user_id": user, **columns})
     for step in PATH[status]:
         one(db, "update public.aef_executions set status = %s where id = %s returning id", (step, execution_id))
     return execution_id
 
 
 def checkpoint(db: Database, execution_id: uuid.UUID, **columns: Any) -> uuid.UUID:
-    columns = {"execution_id": execution_id, "checkpoint_type": "manual_review", "step_id": "review", **columns}
-    names = ", ".join(columns)
-    marks = ", ".join(["%s"] * len(columns))
-    values = [Jsonb(v) if isinstance(v, dict) else v for v in columns.values()]
-    return one(db, f"insert into public.aef_checkpoints ({names}) values ({marks}) returning id", values)
+    return insert(db, "aef_checkpoints", {"execution_id": execution_id, "checkpoint_type": "manual_review", "step_id": "review", **columns})
 
 
 def session(db: Database, user: uuid.UUID = OWNER, **columns: Any) -> str:
-    columns = {"user_id": user, **columns}
-    names = ", ".join(columns)
-    marks = ", ".join(["%s"] * len(columns))
-    values = [Jsonb(v) if isinstance(v, dict) else v for v in columns.values()]
-    return one(db, f"insert into public.aef_browser_sessions ({names}) values ({marks}) returning id", values)
+    return insert(db, "aef_browser_sessions", {"user_id": user, **columns})
 
 
 def log(db: Database, execution_id: uuid.UUID, n: int = 1, event_type: str = "step_started") -> list[int]:

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from aef_db.store import SeqConflict, Store, StoreError  # noqa: F401
+from aef_db.store import SeqConflict, Store, StoreError
 
 from . import factories as f
 from .conftest import Database

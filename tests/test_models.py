@@ -18,17 +18,11 @@ from aef_db.models import (
 )
 
 from .conftest import Database
+from .test_migrate import enum_labels
 
 
 def test_python_enums_equal_the_database_enums(migrated: Database) -> None:
-    with migrated.connect() as conn:
-        rows = conn.execute(
-            "select t.typname, array_agg(e.enumlabel order by e.enumsortorder) as labels"
-            " from pg_type t join pg_enum e on e.enumtypid = t.oid"
-            " where t.typnamespace = 'public'::regnamespace group by t.typname"
-        ).fetchall()
-    database = {r["typname"]: r["labels"] for r in rows}
-    assert database == {name: [m.value for m in enum] for name, enum in DATABASE_ENUMS.items()}
+    assert enum_labels(migrated) == {name: [m.value for m in enum] for name, enum in DATABASE_ENUMS.items()}
 
 
 def test_caps_equal_the_database_constraints(migrated: Database) -> None:

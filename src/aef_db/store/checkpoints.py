@@ -77,12 +77,9 @@ class Checkpoints(Scoped):
             checkpoint = await self.get(checkpoint_id)
             if checkpoint.status is not CheckpointStatus.PENDING:
                 return checkpoint
-            if checkpoint.timeout_at is not None and await self._due(checkpoint):
+            if checkpoint.timeout_at is not None and checkpoint.timeout_at <= datetime.now(UTC):
                 await self.expire()
                 continue
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"checkpoint {checkpoint_id} is still pending")
             await asyncio.sleep(poll)
-
-    async def _due(self, checkpoint: Checkpoint) -> bool:
-        return checkpoint.timeout_at is not None and checkpoint.timeout_at <= datetime.now(UTC)

@@ -19,7 +19,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from aef_db.models import SESSION_ID, BrowserSession, BrowserSessionStatus, SessionMode, check_json  # noqa: F401
+from aef_db.models import SESSION_ID, BrowserSession, BrowserSessionStatus, SessionMode, check_json
 from aef_db.secrets import session_aad
 from aef_db.store.base import Q, Scoped
 from aef_db.store.errors import LeaseLost, LeaseUnavailable, NotFound
