@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -126,15 +127,17 @@ def test_eight_writers_on_their_own_executions_and_two_on_one(migrated: Database
                     await writer.log(execution_id, "browser_action", data={"tag": tag, "i": i})
 
         async def appender(tag: str) -> None:
+            rng = random.Random(tag)
+            deadline = asyncio.get_running_loop().time() + 30
             for i in range(100):
-                for attempt in range(20):  # the other writer of this execution may take the seq first
+                while True:  # the other writer of this execution may take the seq first: back off, jittered
                     try:
                         await store.logs.append(shared, "browser_action", data={"tag": tag, "i": i})
                         break
                     except SeqConflict:
-                        await asyncio.sleep(0)
-                else:
-                    raise AssertionError("never got a seq")
+                        if asyncio.get_running_loop().time() > deadline:
+                            raise AssertionError("never got a seq") from None
+                        await asyncio.sleep(rng.uniform(0, 0.005))
 
         await asyncio.gather(*(writer_on(e, 300, f"w{k}") for k, e in enumerate(own)), appender("a"), appender("b"))
 
