@@ -40,12 +40,15 @@ def test_a_second_start_is_a_no_op(cluster: Cluster) -> None:
     assert cluster.status().pid == pid
 
 
-def test_the_url_works_with_psql(cluster: Cluster) -> None:
+@pytest.mark.parametrize("socket", [False, True], ids=["tcp", "unix-socket"])
+def test_the_url_works_with_psql(cluster: Cluster, socket: bool) -> None:
+    url = cluster.url(socket=socket)
+    assert ("127.0.0.1" in url) is not socket
     result = subprocess.run(
-        [str(find_pg_bin() / "psql"), "-X", "-Atc", "select current_user", cluster.url()],
+        [str(find_pg_bin() / "psql"), "-X", "-Atc", "select current_user, inet_server_addr() is null", url],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    assert result.stdout.strip() == OWNER
+    assert result.stdout.strip() == f"{OWNER}|{'t' if socket else 'f'}"
 
 
 def test_pg_cron_is_preloaded_where_installed(cluster: Cluster) -> None:

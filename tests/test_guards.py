@@ -283,6 +283,35 @@ def test_leases_stay_with_one_execution_of_the_same_user(migrated: Database) -> 
     assert row["lease_execution_id"] is None and row["ended_at"] is not None
 
 
+def test_a_lease_binds_the_execution_to_its_session_for_every_writer(migrated: Database) -> None:
+    session_id, execution_id = f.session(migrated, mode="pooled"), f.execution(migrated, status="running")
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+    with migrated.acting("service_role") as conn:
+        conn.execute("update public.aef_browser_sessions set lease_execution_id = %s, lease_holder = 'w1', lease_expires_at = %s"
+                     " where id = %s", (execution_id, soon, session_id))  # fmt: skip
+    assert f.one(migrated, "select browser_session_id from public.aef_executions where id = %s", (execution_id,)) == session_id
+
+
+def test_a_session_is_created_free_and_a_final_execution_leases_none(migrated: Database) -> None:
+    execution_id = f.execution(migrated, status="running")
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+    with pytest.raises(psycopg.Error) as excinfo:
+        f.session(migrated, lease_execution_id=execution_id, lease_holder="w1", lease_expires_at=soon)
+    assert excinfo.value.sqlstate == "AE003" and "created without a lease" in str(excinfo.value)
+    assert f.one(migrated, "select count(*) from public.aef_browser_sessions") == 0
+    session_id = f.session(migrated, mode="pooled")
+    f.one(migrated, "update public.aef_executions set status = 'completed' where id = %s returning id", (execution_id,))
+    with pytest.raises(psycopg.Error) as excinfo, migrated.connect() as conn:
+        conn.execute("update public.aef_browser_sessions set lease_execution_id = %s, lease_holder = 'w1', lease_expires_at = %s"
+                     " where id = %s", (execution_id, soon, session_id))  # fmt: skip
+    assert excinfo.value.sqlstate == "AE003" and "which is completed" in str(excinfo.value)
+    with pytest.raises(psycopg.Error) as excinfo, migrated.connect() as conn:
+        conn.execute("update public.aef_browser_sessions set lease_execution_id = %s, lease_holder = 'w1', lease_expires_at = %s"
+                     " where id = %s", (uuid.uuid4(), soon, session_id))  # fmt: skip
+    assert excinfo.value.sqlstate == "23503" and "does not exist" in str(excinfo.value)
+    assert f.one(migrated, "select browser_session_id from public.aef_executions where id = %s", (execution_id,)) is None
+
+
 def test_last_active_never_moves_backwards(migrated: Database) -> None:
     session_id = f.session(migrated)
     before = f.one(migrated, "select last_active from public.aef_browser_sessions where id = %s", (session_id,))
@@ -429,6 +458,8 @@ def test_bad_log_and_checkpoint_payloads_are_refused(migrated: Database) -> None
 def test_bad_session_input_is_refused(migrated: Database) -> None:
     cases = [
         ({"id": "has space"}, "23514"),
+        ({"id": ""}, "23514"),
+        ({"id": "x" * 129}, "22001"),  # the column's varchar(128)
         ({"mode": "shared"}, "23514"),
         ({"status": "terminated"}, "AE003"),
         ({"session_data": Jsonb([1])}, "23514"),

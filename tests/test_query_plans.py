@@ -90,3 +90,17 @@ def test_every_foreign_key_is_indexed(populated: Database) -> None:
 
     with populated.connect() as conn:
         assert doctor.unindexed_foreign_keys(conn) == []
+
+
+@pytest.mark.parametrize(("helper", "column", "table"), [
+    ("execution_transition_allowed", "status", "aef_executions"),
+    ("session_transition_allowed", "status", "aef_browser_sessions"),
+])  # fmt: skip
+def test_the_state_machine_helpers_are_inlined(populated: Database, helper: str, column: str, table: str) -> None:
+    """Not inlined, a SQL function is parsed and planned again at every call from a guard
+    (it was, while it compared enums as text: decision 30)."""
+    with populated.connect() as conn:
+        plan = "\n".join(r["QUERY PLAN"] for r in conn.execute(
+            f"explain (verbose, costs off) select aef_private.{helper}({column}, {column}) from public.{table}"  # noqa: S608 (test constants)
+        ).fetchall())  # fmt: skip
+    assert helper not in plan and "'idle'::" in plan  # the rule itself, inlined

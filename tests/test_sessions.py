@@ -85,6 +85,21 @@ def test_heartbeats_keep_a_lease_and_a_silent_holder_loses_it(migrated: Database
     assert taken.id == session.id and taken.lease_execution_id == b
 
 
+def test_only_the_lease_waits_for_the_wal_flush(migrated: Database) -> None:
+    """A lost release or heartbeat only brings a lease's expiry closer (decision 30); a lease must be durable."""
+    from aef_db.store.base import Q
+
+    execution_id, session_id = f.execution(migrated, status="running"), f.session(migrated, mode="pooled")
+    params = {"id": session_id, "execution_id": execution_id, "user_id": OWNER, "mode": "pooled", "holder": "w1", "ttl": timedelta(seconds=30)}
+    setting = []
+    with migrated.connect() as conn:
+        for query in ("lease_free_session", "renew_lease", "release_lease"):
+            with conn.transaction():
+                assert conn.execute(Q[query], params).fetchone() is not None, query
+                setting.append(conn.execute("select current_setting('synchronous_commit') as s").fetchone()["s"])
+    assert setting == ["on", "off", "off"]
+
+
 def test_session_data_is_sealed_whole(migrated: Database) -> None:
     async def body(store: Store):  # type: ignore[no-untyped-def]
         session = await store.sessions.create(OWNER, session_data={"cookies": [{"name": "sid", "value": "abc123"}]})

@@ -139,10 +139,11 @@ def db_status() -> None:
 @db.command("url")
 @click.option("--superuser", is_flag=True, help="The superuser's URL (aef_admin) instead of postgres's.")
 @click.option("--database", default="postgres", show_default=True, help="Database name in the URL.")
+@click.option("--socket", is_flag=True, help="Through the unix socket instead of 127.0.0.1 (local clients; less CPU).")
 @handle_errors
-def db_url(superuser: bool, database: str) -> None:
+def db_url(superuser: bool, database: str, socket: bool) -> None:
     """Print a libpq URL of the embedded cluster on stdout (for psql and psycopg)."""
-    click.echo(Cluster.default().url(superuser=superuser, database=database))
+    click.echo(Cluster.default().url(superuser=superuser, database=database, socket=socket))
 
 
 # -- migrate ------------------------------------------------------------------

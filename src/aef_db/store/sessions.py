@@ -91,8 +91,8 @@ class BrowserSessions(Scoped):
             session_id = f"bs_{uuid.uuid4().hex}"
             await conn.execute(Q["insert_session"], {"id": session_id, "user_id": user_id, "mode": mode.value,
                                                      "session_data": Jsonb({})})  # fmt: skip
+            # the guard checks the execution and binds it to the session
             row = await (await conn.execute(Q["take_lease"], {"id": session_id, **lease})).fetchone()
-            await conn.execute(Q["bind_execution_session"], {"session_id": session_id, "execution_id": execution_id})
         return self._row(row, session_id)
 
     async def heartbeat(self, session_id: str, execution_id: uuid.UUID, ttl: timedelta = DEFAULT_TTL) -> BrowserSession:

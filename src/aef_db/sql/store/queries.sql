@@ -118,31 +118,21 @@ select * from public.aef_browser_sessions
 
 -- name: lease_free_session
 -- The common case in one statement (one round trip, one commit): lock a free
--- session of this user and mode, lease it, and bind it to the execution.
--- The session this execution used last comes first: its browser is warm, and
--- the execution row then needs no update.
-with free as (
-  select id from public.aef_browser_sessions
-   where user_id = %(user_id)s and mode = %(mode)s and status in ('active', 'idle')
-     and (lease_execution_id is null or lease_expires_at < now())
-   order by id is not distinct from (select e.browser_session_id from public.aef_executions e
-                                      where e.id = %(execution_id)s) desc,
-            last_active
-   limit 1
-     for update skip locked
-), leased as (
-  update public.aef_browser_sessions s
-     set lease_execution_id = %(execution_id)s, lease_holder = %(holder)s,
-         lease_expires_at = now() + %(ttl)s::interval, status = 'active', last_active = now()
-    from free
-   where s.id = free.id
-  returning s.*
-), bound as (
-  update public.aef_executions e set browser_session_id = leased.id
-    from leased
-   where e.id = %(execution_id)s and e.browser_session_id is distinct from leased.id
-)
-select * from leased;
+-- session of this user and mode and lease it; the guard checks the execution
+-- and binds it to the session. The session this execution used last comes
+-- first: its browser is warm, and the execution row then needs no update.
+update public.aef_browser_sessions
+   set lease_execution_id = %(execution_id)s, lease_holder = %(holder)s,
+       lease_expires_at = now() + %(ttl)s::interval, status = 'active', last_active = now()
+ where id = (select s.id from public.aef_browser_sessions s
+              where s.user_id = %(user_id)s and s.mode = %(mode)s and s.status in ('active', 'idle')
+                and (s.lease_execution_id is null or s.lease_expires_at < now())
+              order by s.id is not distinct from (select e.browser_session_id from public.aef_executions e
+                                                   where e.id = %(execution_id)s) desc,
+                       s.last_active
+              limit 1
+                for update skip locked)
+returning *;
 
 -- name: lock_user_sessions
 -- Serializes the creation of a user's sessions of one mode, so a pool never outgrows its size.
@@ -159,21 +149,24 @@ update public.aef_browser_sessions
  where id = %(id)s
 returning *;
 
--- name: bind_execution_session
-update public.aef_executions set browser_session_id = %(session_id)s where id = %(execution_id)s;
-
 -- name: renew_lease
+-- Committed without waiting for the WAL flush (decision 30): a heartbeat lost in
+-- a crash only brings the lease's expiry closer, and the next one renews it.
 update public.aef_browser_sessions
    set lease_expires_at = now() + %(ttl)s::interval, last_active = now()
  where id = %(id)s and lease_execution_id = %(execution_id)s
+   and set_config('synchronous_commit', 'off', true) is not null
 returning *;
 
 -- name: release_lease
 -- Isolated sessions end with their execution; the others go idle for the next lease.
+-- Committed without waiting for the WAL flush (decision 30): a release lost in a
+-- crash leaves the lease held until it expires, as if its holder had died.
 update public.aef_browser_sessions
    set lease_execution_id = null, lease_holder = null, lease_expires_at = null, last_active = now(),
        status = case when mode = 'isolated' then 'terminated' else 'idle' end::public.browser_session_status
  where id = %(id)s and lease_execution_id = %(execution_id)s
+   and set_config('synchronous_commit', 'off', true) is not null
 returning *;
 
 -- name: reclaim_leases
