@@ -98,7 +98,7 @@ def test_every_foreign_key_is_indexed(populated: Database) -> None:
 ])  # fmt: skip
 def test_the_state_machine_helpers_are_inlined(populated: Database, helper: str, column: str, table: str) -> None:
     """Not inlined, a SQL function is parsed and planned again at every call from a guard
-    (it was, while it compared enums as text: decision 30)."""
+    (it was, while it compared enums as text: decision 29)."""
     with populated.connect() as conn:
         plan = "\n".join(r["QUERY PLAN"] for r in conn.execute(
             f"explain (verbose, costs off) select aef_private.{helper}({column}, {column}) from public.{table}"  # noqa: S608 (test constants)

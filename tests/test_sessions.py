@@ -86,7 +86,7 @@ def test_heartbeats_keep_a_lease_and_a_silent_holder_loses_it(migrated: Database
 
 
 def test_only_the_lease_waits_for_the_wal_flush(migrated: Database) -> None:
-    """A lost release or heartbeat only brings a lease's expiry closer (decision 30); a lease must be durable."""
+    """A lost release or heartbeat only brings a lease's expiry closer (decision 29); a lease must be durable."""
     from aef_db.store.base import Q
 
     execution_id, session_id = f.execution(migrated, status="running"), f.session(migrated, mode="pooled")

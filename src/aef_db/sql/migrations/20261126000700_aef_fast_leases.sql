@@ -1,5 +1,5 @@
 -- aef-db 20261126000700 aef_fast_leases
--- The lease path, measured (docs/performance.md, decision 30): every lease and
+-- The lease path, measured (docs/performance.md, decision 29): every lease and
 -- release updates a session row, so what that update costs the server is what
 -- bounds leases per second. Three costs went:
 --   * the state-machine helpers compared enums as text; an enum's text output

@@ -150,7 +150,7 @@ update public.aef_browser_sessions
 returning *;
 
 -- name: renew_lease
--- Committed without waiting for the WAL flush (decision 30): a heartbeat lost in
+-- Committed without waiting for the WAL flush (decision 29): a heartbeat lost in
 -- a crash only brings the lease's expiry closer, and the next one renews it.
 update public.aef_browser_sessions
    set lease_expires_at = now() + %(ttl)s::interval, last_active = now()
@@ -160,7 +160,7 @@ returning *;
 
 -- name: release_lease
 -- Isolated sessions end with their execution; the others go idle for the next lease.
--- Committed without waiting for the WAL flush (decision 30): a release lost in a
+-- Committed without waiting for the WAL flush (decision 29): a release lost in a
 -- crash leaves the lease held until it expires, as if its holder had died.
 update public.aef_browser_sessions
    set lease_execution_id = null, lease_holder = null, lease_expires_at = null, last_active = now(),
