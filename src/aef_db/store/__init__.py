@@ -21,6 +21,8 @@ from aef_db.store.base import ENGINE_ROLE, Actor, Core
 from aef_db.store.checkpoints import Checkpoints
 from aef_db.store.errors import (
     AlreadyResolved,
+    ArchiveRefused,
+    ChainConflict,
     AppendOnly,
     ConstraintViolation,
     IllegalTransition,
@@ -39,7 +41,8 @@ from aef_db.store.logs import LogWriter, Logs
 from aef_db.store.sessions import BrowserSessions
 
 __all__ = [
-    "AlreadyResolved", "AppendOnly", "BrowserSessions", "Checkpoints", "ConstraintViolation", "Executions",
+    "AlreadyResolved", "AppendOnly", "ArchiveRefused", "BrowserSessions", "ChainConflict", "Checkpoints",
+    "ConstraintViolation", "Executions",
     "IllegalTransition", "ImmutableField", "InvalidTimeout", "LeaseLost", "LeaseUnavailable", "LogWriter", "Logs",
     "NotFound", "OwnerMismatch", "PermissionDenied", "SeqConflict", "Store", "StoreError",
 ]  # fmt: skip

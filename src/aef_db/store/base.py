@@ -30,8 +30,17 @@ class Actor:
     user_id: uuid.UUID | None = None
 
 
+@dataclass(frozen=True)
+class Head:
+    """An execution's owner and the seq and hash of its last event (hash None before seq 1)."""
+
+    owner: uuid.UUID
+    seq: int
+    hash: bytes | None
+
+
 class LogHeads:
-    """Owner and last seq per execution, for writers that number their own events.
+    """Owner, last seq and last hash per execution, for writers that number and chain their own events.
 
     Bounded (least recently used out), so a long-lived engine does not grow with
     the number of executions it ever touched. A stale entry is harmless: the
@@ -39,17 +48,17 @@ class LogHeads:
     """
 
     def __init__(self, capacity: int = 10_000) -> None:
-        self._heads: OrderedDict[uuid.UUID, tuple[uuid.UUID, int]] = OrderedDict()
+        self._heads: OrderedDict[uuid.UUID, Head] = OrderedDict()
         self.capacity = capacity
 
-    def get(self, execution_id: uuid.UUID) -> tuple[uuid.UUID, int] | None:
+    def get(self, execution_id: uuid.UUID) -> Head | None:
         head = self._heads.get(execution_id)
         if head is not None:
             self._heads.move_to_end(execution_id)
         return head
 
-    def set(self, execution_id: uuid.UUID, owner: uuid.UUID, last_seq: int) -> None:
-        self._heads[execution_id] = (owner, last_seq)
+    def set(self, execution_id: uuid.UUID, head: Head) -> None:
+        self._heads[execution_id] = head
         self._heads.move_to_end(execution_id)
         while len(self._heads) > self.capacity:
             self._heads.popitem(last=False)

@@ -39,6 +39,14 @@ class SeqConflict(StoreError):
     """AE007, or a seq already taken: another writer appended to the same execution."""
 
 
+class ChainConflict(SeqConflict):
+    """AE009: the supplied hashes do not continue the execution's audit chain."""
+
+
+class ArchiveRefused(StoreError):
+    """AE010: aef_audit.archive_execution_logs refused (not final, no log, no location)."""
+
+
 class InvalidTimeout(StoreError):
     """AE008."""
 
@@ -72,6 +80,8 @@ _BY_STATE: dict[str, type[StoreError]] = {
     "AE006": OwnerMismatch,
     "AE007": SeqConflict,
     "AE008": InvalidTimeout,
+    "AE009": ChainConflict,
+    "AE010": ArchiveRefused,
     "P0002": NotFound,
     "42501": PermissionDenied,
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -10,8 +11,10 @@ from psycopg.types.json import Jsonb
 from aef_db.models import ContextLevel, Execution, ExecutionStatus, LogEventType, NewExecution, check_json, validate_step_id
 from aef_db.secrets import config_aad, contains_secret, context_aad
 from aef_db.store import context
-from aef_db.store.base import Q, Scoped
+from aef_db.audit.canonical import jsonb_text
+from aef_db.store.base import Head, Q, Scoped
 from aef_db.store.errors import IllegalTransition, NotFound
+from aef_db.store.logs import chained
 
 
 
@@ -103,11 +106,9 @@ class Executions(Scoped):
                 "id": execution_id, "status": ExecutionStatus.ERROR.value, "execution_context": sealed})).fetchone()  # fmt: skip
             if row is None:
                 raise IllegalTransition(f"execution {execution_id} is already error", "AE001")
-            await conn.execute(Q["append_log"], {
-                "id": uuid.uuid4(), "execution_id": execution_id, "user_id": head["user_id"], "seq": head["last_seq"] + 1,
-                "step_id": None, "event_type": LogEventType.ERROR_OCCURRED.value, "timestamp": None,
-                "data": Jsonb(error), "browser_state": None,
-            })  # fmt: skip
+            last = Head(head["user_id"], head["last_seq"], head["last_hash"])
+            await conn.execute(Q["append_log"], chained(execution_id, last, LogEventType.ERROR_OCCURRED.value, None,
+                                                        jsonb_text(error), None, datetime.now(UTC)))  # fmt: skip
         self.core.heads.forget(execution_id)
         return self._row(row, execution_id)
 

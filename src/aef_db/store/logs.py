@@ -14,31 +14,42 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
+from aef_db.audit.canonical import event_hash, jsonb_text, micros
 from aef_db.models import FLUSHING_EVENTS, ExecutionLog, LogEvent, LogEventType
 from aef_db.secrets import SecretsError, contains_secret
-from aef_db.store.base import Q, Scoped
+from aef_db.store.base import Head, Q, Scoped
 from aef_db.store.errors import ConstraintViolation, NotFound, SeqConflict, StoreError
 
 
 class Logs(Scoped):
-    async def head(self, execution_id: uuid.UUID, *, reload: bool = False) -> tuple[uuid.UUID, int]:
-        """(owner, last seq) of an execution's log, from the cache unless ``reload``."""
+    async def head(self, execution_id: uuid.UUID, *, reload: bool = False) -> Head:
+        """Owner, last seq and last hash of an execution's log, from the cache unless ``reload``."""
         cached = None if reload else self.core.heads.get(execution_id)
         if cached is not None:
             return cached
         row = await self.one("log_head", {"execution_id": execution_id})
         if row is None:
             raise NotFound(f"no execution {execution_id} visible here", "P0002")
-        self.core.heads.set(execution_id, row["user_id"], row["last_seq"])
-        return row["user_id"], row["last_seq"]
+        head = Head(row["user_id"], row["last_seq"], row["last_hash"])
+        self.core.heads.set(execution_id, head)
+        return head
 
-    def _payload(self, execution_id: uuid.UUID, event: LogEvent) -> Any:
+    async def hash_before(self, execution_id: uuid.UUID, seq: int) -> bytes | None:
+        """The hash of event ``seq - 1`` (None for the first event)."""
+        if seq == 1:
+            return None
+        head = self.core.heads.get(execution_id)
+        if head is not None and head.seq == seq - 1:
+            return head.hash
+        row = await self.one("log_hash_at", {"execution_id": execution_id, "seq": seq - 1})
+        return None if row is None else row["hash"]
+
+    def _texts(self, execution_id: uuid.UUID, event: LogEvent) -> tuple[str, str | None]:
+        """data and browser_state as the jsonb text the database will store, and hash."""
         if contains_secret(event.data):
             # the log is append-only, so a secret in it could never be re-sealed under a new key
             raise SecretsError("data: a Secret does not belong in the audit log; keep it in the execution context")
-        return event.data
+        return jsonb_text(event.data), None if event.browser_state is None else jsonb_text(event.browser_state)
 
     async def append(
         self,
@@ -52,21 +63,20 @@ class Logs(Scoped):
     ) -> ExecutionLog:
         """Append one event and return it once it is durable (committed)."""
         event = _event(event_type, step_id, data, browser_state, timestamp)
-        payload = self._payload(execution_id, event)
+        data_text, state_text = self._texts(execution_id, event)
+        when = event.timestamp or datetime.now(UTC)
         for attempt in (1, 2):
-            owner, last_seq = await self.head(execution_id, reload=attempt == 2)
+            head = await self.head(execution_id, reload=attempt == 2)
+            seq = head.seq + 1
+            params = chained(execution_id, head, event.event_type.value, event.step_id, data_text, state_text, when)
             try:
-                row = await self.one("append_log", {
-                    "id": uuid.uuid4(), "execution_id": execution_id, "user_id": owner, "seq": last_seq + 1,
-                    "step_id": event.step_id, "event_type": event.event_type.value, "timestamp": event.timestamp,
-                    "data": Jsonb(payload), "browser_state": Jsonb(event.browser_state) if event.browser_state is not None else None,
-                })  # fmt: skip
+                row = await self.one("append_log", params)
             except SeqConflict:
                 if attempt == 2:
                     raise
                 continue
             assert row is not None
-            self.core.heads.set(execution_id, owner, row["seq"])
+            self.core.heads.set(execution_id, Head(head.owner, seq, params["hash"]))
             return self._row(row)
         raise AssertionError("unreachable")
 
@@ -81,6 +91,19 @@ class Logs(Scoped):
         """A batching writer: see LogWriter."""
         return LogWriter(self, max_batch=max_batch, max_delay=max_delay, max_buffer=max_buffer)
 
+
+
+def chained(
+    execution_id: uuid.UUID, head: Head, event_type: str, step_id: str | None, data_text: str,
+    state_text: str | None, when: datetime,
+) -> dict[str, Any]:  # fmt: skip
+    """The append_log parameters of the event after ``head``: numbered and hashed onto it."""
+    seq = head.seq + 1
+    return {
+        "id": uuid.uuid4(), "execution_id": execution_id, "user_id": head.owner, "seq": seq, "step_id": step_id,
+        "event_type": event_type, "timestamp": when, "data": data_text, "browser_state": state_text,
+        "prev_hash": head.hash, "hash": event_hash(execution_id, seq, step_id, event_type, micros(when), data_text, state_text, head.hash),
+    }  # fmt: skip
 
 
 def _event(event_type: LogEventType | str, step_id: str | None, data: dict[str, Any] | None,
@@ -98,8 +121,8 @@ class _Pending:
     step_id: str | None
     event_type: str
     timestamp: datetime
-    data: Any
-    browser_state: Any
+    data: str  # jsonb text, as hashed
+    browser_state: str | None
 
 
 class LogWriter:
@@ -145,12 +168,15 @@ class LogWriter:
         event = _event(event_type, step_id, data, browser_state, timestamp)
         while len(self._buffer) >= self.max_buffer:
             await self.flush()
-        owner, last = self._next_seq.get(execution_id) or await self.logs.head(execution_id)
+        if execution_id not in self._next_seq:
+            head = await self.logs.head(execution_id)
+            self._next_seq[execution_id] = (head.owner, head.seq)
+        owner, last = self._next_seq[execution_id]
         self._next_seq[execution_id] = (owner, last + 1)
+        data_text, state_text = self.logs._texts(execution_id, event)
         self._buffer.append(_Pending(
             uuid.uuid4(), execution_id, owner, last + 1, event.step_id, event.event_type.value,
-            event.timestamp or datetime.now(UTC), Jsonb(self.logs._payload(execution_id, event)),
-            Jsonb(event.browser_state) if event.browser_state is not None else None,
+            event.timestamp or datetime.now(UTC), data_text, state_text,
         ))  # fmt: skip
         if event.event_type in FLUSHING_EVENTS or len(self._buffer) >= self.max_batch:
             await self.flush()
@@ -183,16 +209,28 @@ class LogWriter:
             self.error = None
             return total
 
+    async def _chain(self, batch: list[_Pending]) -> list[tuple[Any, ...]]:
+        """The batch's COPY rows, each event hashed onto the one before it."""
+        last: dict[uuid.UUID, bytes | None] = {}
+        rows = []
+        for e in batch:
+            prev = last[e.execution_id] if e.execution_id in last else await self.logs.hash_before(e.execution_id, e.seq)
+            digest = event_hash(e.execution_id, e.seq, e.step_id, e.event_type, micros(e.timestamp), e.data, e.browser_state, prev)
+            last[e.execution_id] = digest
+            rows.append((e.id, e.execution_id, e.user_id, e.seq, e.step_id, e.event_type, e.timestamp,
+                         e.data, e.browser_state, prev, digest))  # fmt: skip
+        return rows
+
     async def _write(self, batch: list[_Pending]) -> None:
         for attempt in range(1, 4):
+            rows = await self._chain(batch)
             try:
                 async with self.logs.transaction() as conn:
                     async with conn.cursor().copy(Q["copy_logs"]) as copy:
-                        for e in batch:
-                            await copy.write_row((e.id, e.execution_id, e.user_id, e.seq, e.step_id, e.event_type,
-                                                  e.timestamp, e.data, e.browser_state))  # fmt: skip
+                        for row in rows:
+                            await copy.write_row(row)
             except (SeqConflict, ConstraintViolation) as exc:
-                if exc.sqlstate not in ("AE007", "23505"):
+                if exc.sqlstate not in ("AE007", "AE009", "23505"):
                     raise
                 # a commit whose answer was lost already stored this batch: then it is done
                 present = await self.logs.one("logs_present", {"ids": [e.id for e in batch]})
@@ -201,24 +239,25 @@ class LogWriter:
                 if attempt == 3:
                     raise
                 # someone else (a user function, another writer) appended meanwhile:
-                # number the unacknowledged events again after the new head, in order
+                # number and chain the unacknowledged events again after the new head, in order
                 batch = await self._renumber({e.execution_id for e in batch}, len(batch))
                 continue
             break
-        for e in batch:
-            self.logs.core.heads.set(e.execution_id, e.user_id, e.seq)
+        for row in rows:
+            self.logs.core.heads.set(row[1], Head(row[2], row[3], row[10]))
 
     async def _renumber(self, execution_ids: set[uuid.UUID], batch_size: int) -> list[_Pending]:
         heads = {eid: await self.logs.head(eid, reload=True) for eid in execution_ids}
+        next_seq = {eid: (head.owner, head.seq) for eid, head in heads.items()}
         renumbered = []
         for e in self._buffer:
-            if e.execution_id in heads:
-                owner, last = heads[e.execution_id]
-                heads[e.execution_id] = (owner, last + 1)
+            if e.execution_id in next_seq:
+                owner, last = next_seq[e.execution_id]
+                next_seq[e.execution_id] = (owner, last + 1)
                 e = replace(e, seq=last + 1)
             renumbered.append(e)
         self._buffer = renumbered
-        self._next_seq.update(heads)
+        self._next_seq.update(next_seq)
         return self._buffer[:batch_size]
 
     async def close(self) -> None:

@@ -1,4 +1,5 @@
 -- Rollback of 20261126000700 aef_fast_leases: the definitions of 20261126000400.
+-- squawk-ignore-file ban-drop-constraint, constraint-missing-not-valid
 set lock_timeout = '5s';
 set statement_timeout = '60s';
 

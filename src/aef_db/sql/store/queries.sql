@@ -52,19 +52,28 @@ select * from public.aef_pause_execution(%(id)s);
 select * from public.aef_resume_execution(%(id)s);
 
 -- name: log_head
--- The owner and last seq of an execution's log, for a writer that numbers its own events.
-select e.user_id, coalesce((select l.seq from public.aef_execution_logs l
-                             where l.execution_id = e.id order by l.seq desc limit 1), 0) as last_seq
-  from public.aef_executions e where e.id = %(execution_id)s;
+-- The owner, last seq and last hash of an execution's log, for a writer that
+-- numbers and chains its own events.
+select e.user_id, coalesce(l.seq, 0) as last_seq, l.hash as last_hash
+  from public.aef_executions e
+  left join lateral (select l.seq, l.hash from public.aef_execution_logs l
+                      where l.execution_id = e.id order by l.seq desc limit 1) l on true
+ where e.id = %(execution_id)s;
+
+-- name: log_hash_at
+select hash from public.aef_execution_logs where execution_id = %(execution_id)s and seq = %(seq)s;
 
 -- name: append_log
-insert into public.aef_execution_logs (id, execution_id, user_id, seq, step_id, event_type, "timestamp", data, browser_state)
-values (%(id)s, %(execution_id)s, %(user_id)s, %(seq)s, %(step_id)s, %(event_type)s,
-        coalesce(%(timestamp)s::timestamptz, now()), %(data)s, %(browser_state)s)
+-- data and browser_state arrive as the exact jsonb text the writer hashed.
+insert into public.aef_execution_logs
+  (id, execution_id, user_id, seq, step_id, event_type, "timestamp", data, browser_state, prev_hash, hash)
+values (%(id)s, %(execution_id)s, %(user_id)s, %(seq)s, %(step_id)s, %(event_type)s, %(timestamp)s,
+        %(data)s::jsonb, %(browser_state)s::jsonb, %(prev_hash)s, %(hash)s)
 returning *;
 
 -- name: copy_logs
-copy public.aef_execution_logs (id, execution_id, user_id, seq, step_id, event_type, "timestamp", data, browser_state)
+copy public.aef_execution_logs
+  (id, execution_id, user_id, seq, step_id, event_type, "timestamp", data, browser_state, prev_hash, hash)
 from stdin;
 
 -- name: logs_present

@@ -1,0 +1,80 @@
+"""The canonical encoding of a log event, version ``aef-log-v1`` (docs/audit.md).
+
+The database computes the same bytes in ``aef_private.log_record``; a test holds
+the two together. ``jsonb_text`` renders a JSON value exactly as PostgreSQL's
+``jsonb::text`` does, so a writer that sends that text knows what the database
+will hash: keys ordered by byte length then bytes, ``", "`` and ``": "``
+separators, numbers in plain decimal notation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+TAG = "aef-log-v1"
+GENESIS = "0" * 64  # the previous hash written for seq 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = datetime.resolution
+_string = json.encoder.encode_basestring  # escapes as PostgreSQL's escape_json does (non-ASCII kept)
+
+
+def _key_order(key: str) -> tuple[int, bytes]:
+    raw = key.encode()
+    return len(raw), raw
+
+
+def _number(value: int | float) -> str:
+    if isinstance(value, int):
+        return str(value)
+    text = format(Decimal(repr(value)), "f")  # numeric keeps what it is given, in plain notation
+    return text.removeprefix("-") if value == 0 else text
+
+
+def jsonb_text(value: Any) -> str:
+    """``value`` as ``jsonb::text`` prints it once stored."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return _string(value)
+    if isinstance(value, int | float):
+        return _number(value)
+    if isinstance(value, dict):
+        for key in value:
+            if not isinstance(key, str):
+                raise TypeError(f"JSON object keys are strings, not {type(key).__name__}")
+        items = sorted(value.items(), key=lambda kv: _key_order(kv[0]))
+        return "{" + ", ".join(f"{_string(k)}: {jsonb_text(v)}" for k, v in items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(jsonb_text(v) for v in value) + "]"
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def micros(ts: datetime) -> int:
+    """Microseconds since the Unix epoch, as the record carries the timestamp."""
+    return (ts - _EPOCH) // _MICROSECOND
+
+
+
+def record(
+    execution_id: uuid.UUID | str, seq: int, step_id: str | None, event_type: str, timestamp_us: int,
+    data_text: str, browser_state_text: str | None, prev_hash: bytes | None,
+) -> bytes:  # fmt: skip
+    """The bytes an event's hash covers: nine fields, each followed by a line feed."""
+    step = "null" if step_id is None else _string(step_id)
+    prev = GENESIS if prev_hash is None else prev_hash.hex()
+    state = "null" if browser_state_text is None else browser_state_text
+    return f"{TAG}\n{execution_id}\n{seq}\n{step}\n{event_type}\n{timestamp_us}\n{data_text}\n{state}\n{prev}\n".encode()
+
+
+def event_hash(*fields: Any) -> bytes:
+    """sha256 of ``record(*fields)``."""
+    return hashlib.sha256(record(*fields)).digest()

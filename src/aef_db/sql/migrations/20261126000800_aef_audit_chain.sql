@@ -1,0 +1,304 @@
+-- aef-db 20261126000800 aef_audit_chain
+-- A hash chain per execution over aef_execution_logs, kept by the database for
+-- every writer (docs/audit.md). Blocking UPDATE and DELETE stops ordinary roles;
+-- the chain makes what a superuser or the table owner could still do detectable.
+--   hash     = sha256(record), record = the event's canonical encoding (v1):
+--              "aef-log-v1", execution_id, seq, step_id as a JSON string or null,
+--              event_type, timestamp in microseconds since the Unix epoch,
+--              data::text, browser_state::text or null, the previous hash in hex
+--              (64 zeros for seq 1), each followed by a line feed.
+--   prev_hash = the hash of the execution's previous event (null for seq 1).
+-- The two writing paths of decision 16 carry the chain too: a writer that
+-- supplies seq and the hashes skips the row trigger and the statement check
+-- recomputes them set-based; any other writer gets them filled row by row.
+-- New SQLSTATEs: AE009 the chain does not continue; AE010 archiving refused.
+set lock_timeout = '5s';
+set statement_timeout = '60s';
+
+create schema aef_audit;
+comment on schema aef_audit is
+  'The audit chain''s heads and tombstones, and the one sanctioned way to archive a log. Not exposed through the Data API.';
+revoke all on schema aef_audit from public;
+
+-- The canonical encoding, in one place. Stable, not immutable: to_jsonb of a
+-- text and the enum's text are stable, and an immutable function over stable
+-- parts would never be inlined (decision 29).
+create function aef_private.log_record(
+  execution_id uuid, seq bigint, step_id text, event_type public.log_event_type, ts timestamptz,
+  data jsonb, browser_state jsonb, prev_hash bytea
+) returns text
+language sql stable parallel safe
+as $$
+  select concat('aef-log-v1', E'\n', execution_id::text, E'\n', seq::text, E'\n',
+                coalesce(to_jsonb(step_id)::text, 'null'), E'\n', event_type::text, E'\n',
+                ((extract(epoch from ts) * 1000000)::bigint)::text, E'\n', data::text, E'\n',
+                coalesce(browser_state::text, 'null'), E'\n',
+                coalesce(encode(prev_hash, 'hex'), repeat('0', 64)), E'\n')
+$$;
+comment on function aef_private.log_record(uuid, bigint, text, public.log_event_type, timestamptz, jsonb, jsonb, bytea) is
+  'An event''s canonical encoding, version aef-log-v1 (docs/audit.md): what its hash covers.';
+
+create function aef_private.log_hash(
+  execution_id uuid, seq bigint, step_id text, event_type public.log_event_type, ts timestamptz,
+  data jsonb, browser_state jsonb, prev_hash bytea
+) returns bytea
+language sql stable parallel safe
+as $$
+  select sha256(convert_to(aef_private.log_record(execution_id, seq, step_id, event_type, ts, data, browser_state, prev_hash), 'UTF8'))
+$$;
+comment on function aef_private.log_hash(uuid, bigint, text, public.log_event_type, timestamptz, jsonb, jsonb, bytea) is
+  'sha256 of an event''s canonical encoding.';
+
+create table aef_audit.log_heads (
+  execution_id uuid primary key references public.aef_executions (id),
+  last_seq bigint not null,
+  last_hash bytea not null,
+  updated_at timestamptz not null default now(),
+  constraint log_heads_last_seq_positive check (last_seq > 0),
+  constraint log_heads_last_hash_sha256 check (octet_length(last_hash) = 32)
+);
+comment on table aef_audit.log_heads is
+  'Each execution''s chain head: its last seq and hash, moved by the log''s statement check. Compared by aef-db audit verify and recorded by aef-db audit digest.';
+comment on column aef_audit.log_heads.execution_id is 'The execution.';
+comment on column aef_audit.log_heads.last_seq is 'The seq of its last event.';
+comment on column aef_audit.log_heads.last_hash is 'The hash of its last event.';
+comment on column aef_audit.log_heads.updated_at is 'When the head last moved; aef-db audit verify --since reads it.';
+create index log_heads_updated_at_idx on aef_audit.log_heads (updated_at);
+comment on index aef_audit.log_heads_updated_at_idx is 'Chains that moved since a time, for aef-db audit verify --since.';
+
+create table aef_audit.log_tombstones (
+  id bigint generated always as identity primary key,
+  execution_id uuid not null,
+  last_seq bigint not null,
+  head_hash bytea not null,
+  archived_at timestamptz not null default now(),
+  archived_by text not null,
+  location text not null,
+  xact xid8 not null default pg_current_xact_id(),
+  constraint log_tombstones_location_not_blank check (length(btrim(location)) between 1 and 2000),
+  constraint log_tombstones_head_hash_sha256 check (octet_length(head_hash) = 32)
+);
+comment on table aef_audit.log_tombstones is
+  'One row per archived log: the chain''s last seq and head hash when it was archived, who archived it and where the events went. Written only by aef_audit.archive_execution_logs.';
+comment on column aef_audit.log_tombstones.id is 'Tombstone id.';
+comment on column aef_audit.log_tombstones.execution_id is 'The execution whose events were archived (no foreign key: the execution may go later).';
+comment on column aef_audit.log_tombstones.last_seq is 'The seq of the last archived event.';
+comment on column aef_audit.log_tombstones.head_hash is 'The hash of the last archived event: the archive must end with it.';
+comment on column aef_audit.log_tombstones.archived_at is 'When it was archived.';
+comment on column aef_audit.log_tombstones.archived_by is 'Who: the database role, and the JWT subject when there is one.';
+comment on column aef_audit.log_tombstones.location is 'Where the events went (an object-storage URL, a file, a ticket).';
+comment on column aef_audit.log_tombstones.xact is 'The archiving transaction: only it may delete the events.';
+create index log_tombstones_execution_id_idx on aef_audit.log_tombstones (execution_id);
+comment on index aef_audit.log_tombstones_execution_id_idx is 'An execution''s tombstones.';
+
+-- Existing events get their chain, in order, before the rules below apply.
+alter table public.aef_execution_logs disable trigger aef_30_append_only;
+do $$
+declare
+  ev record;
+  prev bytea;
+  current_execution uuid;
+begin
+  for ev in select id, execution_id, seq, step_id, event_type, "timestamp", data, browser_state
+              from public.aef_execution_logs order by execution_id, seq loop
+    if ev.execution_id is distinct from current_execution then
+      current_execution := ev.execution_id;
+      prev := null;
+    end if;
+    update public.aef_execution_logs
+       set prev_hash = prev,
+           hash = aef_private.log_hash(ev.execution_id, ev.seq, ev.step_id, ev.event_type, ev."timestamp", ev.data, ev.browser_state, prev)
+     where id = ev.id
+    returning hash into prev;
+  end loop;
+end
+$$;
+alter table public.aef_execution_logs enable always trigger aef_30_append_only;
+insert into aef_audit.log_heads (execution_id, last_seq, last_hash)
+select distinct on (execution_id) execution_id, seq, hash from public.aef_execution_logs order by execution_id, seq desc;
+
+-- The fill path: seq, owner and both hashes, row by row. The cursor
+-- ("execution|owner|last seq|last hash") spares a lookup for consecutive rows
+-- of one execution.
+create or replace function aef_private.logs_fill() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  cursor_parts text[] := string_to_array(nullif(current_setting('aef.log_cursor', true), ''), '|');
+  owner uuid;
+  last_seq bigint;
+  last_hash bytea;
+begin
+  if cursor_parts[1] = new.execution_id::text and (new.seq is null or new.seq = cursor_parts[3]::bigint + 1) then
+    owner := cursor_parts[2]::uuid;
+    last_seq := cursor_parts[3]::bigint;
+    last_hash := decode(cursor_parts[4], 'hex');
+  else
+    owner := (aef_private.execution_owner(new.execution_id, 'aef_execution_logs')).user_id;
+    -- one filling writer per execution at a time, until the transaction ends
+    perform pg_advisory_xact_lock(16709, hashtext(new.execution_id::text));
+    select l.seq, l.hash into last_seq, last_hash
+      from public.aef_execution_logs l
+     where l.execution_id = new.execution_id and (new.seq is null or l.seq < new.seq)
+     order by l.seq desc
+     limit 1;
+    last_seq := coalesce(last_seq, 0);
+  end if;
+  new.user_id := coalesce(new.user_id, owner);
+  new.seq := coalesce(new.seq, last_seq + 1);
+  if new.hash is null then
+    new.prev_hash := coalesce(new.prev_hash, last_hash);
+    new.hash := aef_private.log_hash(new.execution_id, new.seq, new.step_id, new.event_type, new."timestamp",
+                                     new.data, new.browser_state, new.prev_hash);
+  end if;
+  perform set_config('aef.log_cursor', concat_ws('|', new.execution_id, owner, new.seq, encode(new.hash, 'hex')), true);
+  return new;
+end
+$$;
+
+-- The statement check: owners, gapless seqs, then every hash recomputed and
+-- every link checked set-based, then one head update per execution.
+create or replace function aef_private.logs_verify_batch() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  bad record;
+begin
+  perform set_config('aef.log_cursor', '', true);
+
+  select i.execution_id, i.user_id into bad
+    from inserted i
+    join public.aef_executions e on e.id = i.execution_id
+   where i.user_id <> e.user_id
+   limit 1;
+  if found then
+    raise exception using errcode = 'AE006',
+      message = format('aef_execution_logs.user_id must be the owner of execution %s, not %s', bad.execution_id, bad.user_id);
+  end if;
+
+  -- (execution_id, seq) is unique, so a batch is gapless when its seqs span
+  -- exactly its row count, and it continues the log when seq first - 1 exists.
+  select g.execution_id, g.first_seq, g.last_seq, g.n into bad
+    from (select execution_id, min(seq) as first_seq, max(seq) as last_seq, count(*) as n
+            from inserted group by execution_id) g
+   where g.last_seq - g.first_seq + 1 <> g.n
+      or (g.first_seq > 1 and not exists (
+            select 1 from public.aef_execution_logs l
+             where l.execution_id = g.execution_id and l.seq = g.first_seq - 1))
+   limit 1;
+  if found then
+    raise exception using errcode = 'AE007',
+      message = format('aef_execution_logs.seq must continue execution %s without gaps: got %s..%s for %s rows',
+                       bad.execution_id, bad.first_seq, bad.last_seq, bad.n),
+      hint = 'Leave seq null to have the database assign it.';
+  end if;
+
+  select i.execution_id, i.seq, i.hash is distinct from
+           aef_private.log_hash(i.execution_id, i.seq, i.step_id, i.event_type, i."timestamp", i.data, i.browser_state, i.prev_hash)
+           as bad_hash
+    into bad
+    from inserted i
+    left join inserted p on p.execution_id = i.execution_id and p.seq = i.seq - 1
+   where i.hash is distinct from
+           aef_private.log_hash(i.execution_id, i.seq, i.step_id, i.event_type, i."timestamp", i.data, i.browser_state, i.prev_hash)
+      or i.prev_hash is distinct from (
+           case when i.seq = 1 then null
+                when p.seq is not null then p.hash
+                else (select l.hash from public.aef_execution_logs l where l.execution_id = i.execution_id and l.seq = i.seq - 1)
+           end)
+   limit 1;
+  if found then
+    raise exception using errcode = 'AE009',
+      message = format('aef_execution_logs.%s does not continue the audit chain of execution %s at seq %s',
+                       case when bad.bad_hash then 'hash' else 'prev_hash' end, bad.execution_id, bad.seq),
+      hint = 'Leave prev_hash and hash null to have the database compute them (docs/audit.md).';
+  end if;
+
+  insert into aef_audit.log_heads as h (execution_id, last_seq, last_hash, updated_at)
+  select distinct on (i.execution_id) i.execution_id, i.seq, i.hash, now()
+    from inserted i
+   order by i.execution_id, i.seq desc
+  on conflict (execution_id) do update
+     set last_seq = excluded.last_seq, last_hash = excluded.last_hash, updated_at = excluded.updated_at
+   where h.last_seq < excluded.last_seq;
+  return null;
+end
+$$;
+
+drop trigger aef_10_fill on public.aef_execution_logs;
+create trigger aef_10_fill before insert on public.aef_execution_logs
+  for each row when (new.user_id is null or new.seq is null or new.hash is null)
+  execute function aef_private.logs_fill();
+
+-- Append-only, with one exception: the events of an execution archived by
+-- aef_audit.archive_execution_logs in this same transaction, up to its tombstone.
+create or replace function aef_private.logs_append_only() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+begin
+  if tg_op = 'DELETE' and exists (
+       select 1 from aef_audit.log_tombstones t
+        where t.execution_id = old.execution_id and t.last_seq >= old.seq and t.xact = pg_current_xact_id()) then
+    return old;
+  end if;
+  raise exception using errcode = 'AE005',
+    message = format('aef_execution_logs is append-only: %s is not allowed', lower(tg_op)),
+    hint = 'The log is the audit trail; no role may change or remove its rows. Archive it with aef_audit.archive_execution_logs.';
+end
+$$;
+
+create function aef_audit.archive_execution_logs(execution_id uuid, location text)
+returns aef_audit.log_tombstones
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  target public.aef_executions;
+  head aef_audit.log_heads;
+  stone aef_audit.log_tombstones;
+begin
+  if location is null or length(btrim(location)) not between 1 and 2000 then
+    raise exception using errcode = 'AE010',
+      message = 'aef_audit.archive_execution_logs: location must say where the events went (1 to 2000 characters)';
+  end if;
+  select * into target from public.aef_executions e where e.id = archive_execution_logs.execution_id for update;
+  if not found then
+    raise exception using errcode = 'P0002', message = format('execution %s does not exist', archive_execution_logs.execution_id);
+  end if;
+  if target.status not in ('completed', 'error', 'cancelled') then
+    raise exception using errcode = 'AE010',
+      message = format('aef_audit.archive_execution_logs: execution %s is %s; only a final execution''s log is archived',
+                       target.id, target.status);
+  end if;
+  select * into head from aef_audit.log_heads h where h.execution_id = target.id for update;
+  if not found then
+    raise exception using errcode = 'AE010',
+      message = format('aef_audit.archive_execution_logs: execution %s has no log to archive', target.id);
+  end if;
+  insert into aef_audit.log_tombstones (execution_id, last_seq, head_hash, archived_by, location)
+  values (target.id, head.last_seq, head.last_hash,
+          concat_ws(' ', session_user, nullif(nullif(current_setting('role', true), ''), 'none'),
+                    nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'),
+          btrim(location))
+  returning * into stone;
+  delete from public.aef_execution_logs l where l.execution_id = target.id and l.seq <= head.last_seq;
+  delete from aef_audit.log_heads h where h.execution_id = target.id;
+  return stone;
+end
+$$;
+comment on function aef_audit.archive_execution_logs(uuid, text) is
+  'The one sanctioned way to remove a log: records a tombstone (last seq, head hash, who, where), then deletes the events. Final executions only. service_role and the owner only.';
+
+revoke all on all functions in schema aef_private from public;
+revoke all on function aef_audit.archive_execution_logs(uuid, text) from public;
+revoke all on all tables in schema aef_audit from public;
+grant usage on schema aef_audit to service_role;
+grant execute on function aef_audit.archive_execution_logs(uuid, text) to service_role;
+
+comment on column public.aef_execution_logs.prev_hash is
+  'Audit chain: the hash of the execution''s previous event; null for seq 1. Computed by the database, or supplied and checked (AE009).';
+comment on column public.aef_execution_logs.hash is
+  'Audit chain: sha256 of this event''s canonical encoding (aef-log-v1, docs/audit.md), which includes prev_hash.';
