@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from aef_db.store import Store  # noqa: E402  (the package's main entry point)
+from aef_db.store import Store
 
 __all__ = ["Store", "__version__"]

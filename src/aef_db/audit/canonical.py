@@ -20,7 +20,9 @@ TAG = "aef-log-v1"
 GENESIS = "0" * 64  # the previous hash written for seq 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = datetime.resolution
-_string = json.encoder.encode_basestring  # escapes as PostgreSQL's escape_json does (non-ASCII kept)
+json_string = (
+    json.encoder.encode_basestring
+)  # escapes as PostgreSQL's escape_json does (non-ASCII kept)
 
 
 def _key_order(key: str) -> tuple[int, bytes]:
@@ -28,10 +30,12 @@ def _key_order(key: str) -> tuple[int, bytes]:
     return len(raw), raw
 
 
-def _number(value: int | float) -> str:
+def _number(value: float) -> str:
     if isinstance(value, int):
         return str(value)
-    text = format(Decimal(repr(value)), "f")  # numeric keeps what it is given, in plain notation
+    text = format(
+        Decimal(repr(value)), "f"
+    )  # numeric keeps what it is given, in plain notation
     return text.removeprefix("-") if value == 0 else text
 
 
@@ -44,15 +48,17 @@ def jsonb_text(value: Any) -> str:
     if value is False:
         return "false"
     if isinstance(value, str):
-        return _string(value)
+        return json_string(value)
     if isinstance(value, int | float):
         return _number(value)
     if isinstance(value, dict):
         for key in value:
             if not isinstance(key, str):
-                raise TypeError(f"JSON object keys are strings, not {type(key).__name__}")
+                raise TypeError(
+                    f"JSON object keys are strings, not {type(key).__name__}"
+                )
         items = sorted(value.items(), key=lambda kv: _key_order(kv[0]))
-        return "{" + ", ".join(f"{_string(k)}: {jsonb_text(v)}" for k, v in items) + "}"
+        return "{" + ", ".join(f"{json_string(k)}: {jsonb_text(v)}" for k, v in items) + "}"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(jsonb_text(v) for v in value) + "]"
     raise TypeError(f"{type(value).__name__} is not JSON")
@@ -63,13 +69,12 @@ def micros(ts: datetime) -> int:
     return (ts - _EPOCH) // _MICROSECOND
 
 
-
 def record(
     execution_id: uuid.UUID | str, seq: int, step_id: str | None, event_type: str, timestamp_us: int,
     data_text: str, browser_state_text: str | None, prev_hash: bytes | None,
 ) -> bytes:  # fmt: skip
     """The bytes an event's hash covers: nine fields, each followed by a line feed."""
-    step = "null" if step_id is None else _string(step_id)
+    step = "null" if step_id is None else json_string(step_id)
     prev = GENESIS if prev_hash is None else prev_hash.hex()
     state = "null" if browser_state_text is None else browser_state_text
     return f"{TAG}\n{execution_id}\n{seq}\n{step}\n{event_type}\n{timestamp_us}\n{data_text}\n{state}\n{prev}\n".encode()

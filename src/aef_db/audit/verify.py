@@ -1,0 +1,214 @@
+"""``aef-db audit verify``: recompute every chain, stream it, and say where it broke.
+
+One pass over the log in (execution, seq) order, in one repeatable-read
+snapshot, holding one execution's state at a time: memory is bounded by the
+number of chains (their heads), never by the number of events. Each broken
+chain is reported once, at its first break, with a kind:
+
+- ``altered``: an event's content no longer matches its hash, or a head or a
+  digest records another hash for the same seq;
+- ``deleted``: a seq is missing inside the chain, or the head row is gone;
+- ``inserted``: an event the head does not know, or a seq that appears twice;
+- ``reordered``: two events swapped places (each links to the other's position);
+- ``truncated tail``: the chain ends before its head or its digest entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from operator import itemgetter
+from typing import Any
+
+import psycopg
+from psycopg.rows import tuple_row
+
+from aef_db.audit.canonical import GENESIS, TAG, json_string
+from aef_db.audit.digest import Digest, Q
+from aef_db.errors import AefDbError
+
+ITERSIZE = 20_000
+
+
+class VerifyError(AefDbError):
+    """The chains could not be checked (exit code 2)."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Finding:
+    execution_id: str
+    seq: int
+    kind: str
+    detail: str
+
+
+@dataclass
+class Report:
+    chains: int = 0
+    events: int = 0
+    archived: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def intact(self) -> bool:
+        return not self.findings
+
+    @property
+    def first(self) -> Finding | None:
+        return (
+            min(self.findings, key=lambda f: (f.execution_id, f.seq))
+            if self.findings
+            else None
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"intact": self.intact, "chains": self.chains, "events": self.events, "archived": self.archived,
+                "first": asdict(self.first) if self.first else None, "findings": [asdict(f) for f in self.findings],
+                "seconds": round(self.seconds, 3), "events_per_second": round(self.events / self.seconds) if self.seconds else None}  # fmt: skip
+
+
+Row = tuple[
+    str, int, "str | None", str, int, str, "str | None", "bytes | None", "bytes | None"
+]
+
+
+def _hash(row: Row) -> bytes:
+    execution_id, seq, step_id, event_type, ts, data, state, prev, _ = row
+    step = "null" if step_id is None else json_string(step_id)
+    prev_hex = GENESIS if prev is None else prev.hex()
+    text = f"{TAG}\n{execution_id}\n{seq}\n{step}\n{event_type}\n{ts}\n{data}\n{'null' if state is None else state}\n{prev_hex}\n"
+    return hashlib.sha256(text.encode()).digest()
+
+
+def _check_chain(
+    execution_id: str, chain: Iterable[Row], head: tuple[int, bytes] | None, pinned: tuple[int, str] | None,
+) -> tuple[int, int, Finding | None]:  # fmt: skip
+    """(events seen, last seq, first finding) of one execution's chain."""
+    expected, prev, seen = 1, None, 0
+    finding: Finding | None = None
+    suspect: tuple[Row, bytes | None] | None = (
+        None  # a break whose kind the next event decides
+    )
+    last_seq, last_hash = 0, None
+
+    def note(seq: int, kind: str, detail: str) -> None:
+        nonlocal finding
+        if finding is None:
+            finding = Finding(execution_id, seq, kind, detail)
+
+    for row in chain:
+        seen += 1
+        seq, stored_prev, stored = row[1], row[7], row[8]
+        if suspect is not None:
+            bad, expected_prev = suspect
+            swapped = stored_prev == expected_prev and bad[7] == stored
+            note(bad[1], "reordered" if swapped else "altered",
+                 f"events {bad[1]} and {seq} swapped places" if swapped else f"event {bad[1]} does not match its hash or link")  # fmt: skip
+            suspect = None
+        if seq > expected:
+            note(expected, "deleted", f"seq {expected}..{seq - 1} missing")
+        elif seq < expected:
+            note(seq, "inserted", f"seq {seq} appears twice")
+        if head is not None and seq > head[0]:
+            note(seq, "inserted", f"event {seq} is beyond the head (seq {head[0]})")
+        elif stored != _hash(row) or stored_prev != prev:
+            suspect = (row, prev)
+        if (
+            pinned is not None
+            and seq == pinned[0]
+            and (stored or b"").hex() != pinned[1]
+        ):
+            note(seq, "altered", "differs from the digest: the chain was rewritten")
+        expected, prev, last_seq, last_hash = seq + 1, stored, seq, stored
+    if suspect is not None:
+        note(
+            suspect[0][1],
+            "altered",
+            f"event {suspect[0][1]} does not match its hash or link",
+        )
+    if head is None:
+        note(last_seq, "deleted", "the chain head is missing")
+    elif last_seq < head[0]:
+        note(
+            last_seq + 1,
+            "truncated tail",
+            f"the chain ends at seq {last_seq}, its head at {head[0]}",
+        )
+    elif last_seq == head[0] and last_hash != head[1]:
+        note(last_seq, "altered", "the head records another hash")
+    if pinned is not None and last_seq < pinned[0]:
+        note(
+            last_seq + 1,
+            "truncated tail",
+            f"the chain ends at seq {last_seq}, the digest recorded seq {pinned[0]}",
+        )
+    return seen, last_seq, finding
+
+
+def verify(
+    conn: psycopg.Connection[Any], *, execution_id: uuid.UUID | None = None, since: datetime | None = None,
+    digest: Digest | None = None, progress: Callable[[int, int], None] | None = None,
+) -> Report:  # fmt: skip
+    """Check the chains (all, one execution, or those that moved since a time)."""
+    report, started = Report(), time.perf_counter()
+    params = {"execution_id": execution_id, "since": since}
+    try:
+        with conn.transaction():
+            conn.execute("set transaction isolation level repeatable read, read only")
+            heads = {
+                r["execution_id"]: (r["last_seq"], bytes(r["last_hash"]))
+                for r in conn.execute(Q["heads"], params)
+            }
+            tombs = {
+                r["execution_id"]: r for r in conn.execute(Q["tombstones"], params)
+            }
+            total = conn.execute(Q["row_count_estimate"], params).fetchone()["n"]
+            pins = {} if digest is None else {
+                k: v for k, v in digest.heads.items() if execution_id is None or k == str(execution_id)}  # fmt: skip
+            seen_chains: set[str] = set()
+            with conn.cursor(name="aef_audit_verify", row_factory=tuple_row) as cur:
+                cur.itersize = ITERSIZE
+                cur.execute(Q["events"], params)
+                for chain_id, chain in itertools.groupby(
+                    cur, key=itemgetter(0)
+                ):  # streams, one chain at a time
+                    seen_chains.add(chain_id)
+                    n, _, finding = _check_chain(
+                        chain_id, chain, heads.get(chain_id), pins.get(chain_id)
+                    )
+                    report.chains += 1
+                    report.events += n
+                    if finding is not None:
+                        report.findings.append(finding)
+                    if progress is not None:
+                        progress(report.events, total)
+    except psycopg.Error as exc:
+        raise VerifyError(f"cannot read the audit chain: {exc}") from exc
+    # chains with no events left: archived (a tombstone), or cut away
+    for chain_id in sorted((set(heads) | set(pins)) - seen_chains):
+        tomb = tombs.get(chain_id)
+        if tomb is not None and (
+            chain_id not in pins or pins[chain_id][0] <= tomb["last_seq"]
+        ):
+            report.archived.append(chain_id)
+            continue
+        recorded = heads[chain_id][0] if chain_id in heads else pins[chain_id][0]
+        report.findings.append(
+            Finding(
+                chain_id,
+                1,
+                "truncated tail",
+                f"no events left; the chain recorded seq {recorded}",
+            )
+        )
+    report.archived += sorted(set(tombs) - seen_chains - set(heads) - set(pins))
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,423 @@
+"""The audit chain and its tamper catalogue: each attack is blocked or detected, never silent."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aef_db.audit import digest as audit_digest
+from aef_db.audit.canonical import event_hash, jsonb_text, micros
+from aef_db.audit.verify import Report, verify
+from aef_db.cluster import find_pg_bin
+from aef_db.connection import connect
+
+from . import factories as f
+from .conftest import Database
+from .factories import OWNER
+
+
+def chain(db: Database, n: int = 5, executions: int = 2) -> list[uuid.UUID]:
+    """Executions with n events each, written by the database's fill path."""
+    ids = [f.execution(db, status="running") for _ in range(executions)]
+    for execution_id in ids:
+        f.log(db, execution_id, n)
+    return ids
+
+
+def check(db: Database, **kwargs: object) -> Report:
+    with db.connect() as conn:
+        return verify(conn, **kwargs)  # type: ignore[arg-type]
+
+
+def as_superuser_without_triggers(db: Database, *statements: tuple[str, tuple]) -> None:
+    """What a superuser can do: switch the log's triggers off and edit it."""
+    with db.connect(superuser=True) as conn, conn.transaction():
+        conn.execute("alter table public.aef_execution_logs disable trigger all")
+        for sql, params in statements:
+            conn.execute(sql, params)  # type: ignore[arg-type]
+        conn.execute("alter table public.aef_execution_logs enable trigger all")
+        conn.execute(
+            "alter table public.aef_execution_logs enable always trigger aef_30_append_only"
+        )
+        conn.execute(
+            "alter table public.aef_execution_logs enable always trigger aef_31_append_only_truncate"
+        )
+
+
+def finding(report: Report) -> tuple[str, int, str]:
+    assert report.first is not None, "tampering went unnoticed"
+    return report.first.execution_id, report.first.seq, report.first.kind
+
+
+# -- the chain itself ---------------------------------------------------------------------
+
+
+def test_every_writer_gets_a_chain_and_a_healthy_database_verifies(
+    migrated: Database,
+) -> None:
+    a, b = chain(migrated)
+    rows = [r for r in migrated_rows(migrated) if r["execution_id"] == a]
+    assert rows[0]["prev_hash"] is None and all(
+        r["hash"] is not None and len(r["hash"]) == 32 for r in rows
+    )
+    assert all(
+        later["prev_hash"] == earlier["hash"] for earlier, later in zip(rows, rows[1:])
+    )
+    report = check(migrated)
+    assert report.intact and report.chains == 2 and report.events == 10
+    head = f.one(
+        migrated,
+        "select last_seq from aef_audit.log_heads where execution_id = %s",
+        (b,),
+    )
+    assert head == 5
+
+
+def migrated_rows(db: Database) -> list[dict]:
+    with db.connect(superuser=True) as conn:
+        return conn.execute(
+            "select * from public.aef_execution_logs order by execution_id, seq"
+        ).fetchall()
+
+
+def test_python_and_the_database_encode_an_event_alike(migrated: Database) -> None:
+    execution_id = f.execution(migrated, status="running")
+    data = {
+        "zz": 1,
+        "a": [1.5, 1e-7, -0.0, True, None, 'line\nquote"é\u0001'],
+        "bb": {"k": 10**30},
+    }
+    state = {"url": "https://example.com/ü"}
+    with migrated.connect() as conn:
+        conn.execute("insert into public.aef_execution_logs (execution_id, step_id, event_type, data, browser_state)"
+                     " values (%s, %s, 'step_started', %s::jsonb, %s::jsonb)",
+                     (execution_id, "step\t1 \"x\"", json.dumps(data), json.dumps(state)))  # fmt: skip
+        row = conn.execute(
+            "select *, data::text as data_text, browser_state::text as state_text from public.aef_execution_logs"
+        ).fetchone()
+    assert row["data_text"] == jsonb_text(data) and row["state_text"] == jsonb_text(
+        state
+    )
+    ours = event_hash(
+        execution_id,
+        1,
+        row["step_id"],
+        "step_started",
+        micros(row["timestamp"]),
+        jsonb_text(data),
+        jsonb_text(state),
+        None,
+    )
+    assert ours == row["hash"]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",))),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=6), inner, max_size=4),
+    max_leaves=12,
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=json_values)
+def test_jsonb_text_is_what_postgresql_prints(
+    migrated_conn: psycopg.Connection, value: object
+) -> None:
+    printed = migrated_conn.execute(
+        "select %s::jsonb::text as t", (jsonb_text(value),)
+    ).fetchone()["t"]
+    assert printed == jsonb_text(value)
+
+
+@pytest.fixture(scope="module")
+def migrated_conn(cluster, migrated_template: str):  # type: ignore[no-untyped-def]
+    from .conftest import _create, _drop
+
+    db = _create(cluster, migrated_template)
+    with db.connect() as conn:
+        yield conn
+    _drop(db)
+
+
+# -- blocked ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("column", ["hash", "prev_hash"])
+def test_forged_hashes_are_refused_on_insert(migrated: Database, column: str) -> None:
+    execution_id = chain(migrated, 2, 1)[0]
+    forged = {"hash": b"\x01" * 32, "prev_hash": b"\x02" * 32}
+    with (
+        pytest.raises(psycopg.Error) as excinfo,
+        migrated.acting("service_role") as conn,
+    ):
+        conn.execute(f"insert into public.aef_execution_logs (execution_id, event_type, {column}) values (%s, 'step_started', %s)",
+                     (execution_id, forged[column]))  # fmt: skip
+    assert excinfo.value.sqlstate == "AE009" and "audit chain" in str(excinfo.value)
+    assert f.one(migrated, "select count(*) from public.aef_execution_logs") == 2
+
+
+def test_a_forged_seq_is_refused(migrated: Database) -> None:
+    execution_id = chain(migrated, 2, 1)[0]
+    for seq, state in [(2, "23505"), (4, "AE007")]:
+        with (
+            pytest.raises(psycopg.Error) as excinfo,
+            migrated.acting("service_role") as conn,
+        ):
+            conn.execute("insert into public.aef_execution_logs (execution_id, seq, event_type) values (%s, %s, 'step_started')",
+                         (execution_id, seq))  # fmt: skip
+        assert excinfo.value.sqlstate == state
+
+
+@pytest.mark.parametrize("statement", [
+    "update public.aef_execution_logs set data = '{\"x\": 1}'",
+    "delete from public.aef_execution_logs",
+    "truncate public.aef_execution_logs",
+])  # fmt: skip
+@pytest.mark.parametrize("who", ["service_role", "owner", "superuser_replica"])
+def test_update_delete_and_truncate_are_blocked(
+    migrated: Database, statement: str, who: str
+) -> None:
+    chain(migrated, 2, 1)
+    with pytest.raises(psycopg.Error) as excinfo:
+        if who == "service_role":
+            with migrated.acting("service_role") as conn:
+                conn.execute(statement)
+        else:
+            with migrated.connect(superuser=who != "owner") as conn, conn.transaction():
+                if who == "superuser_replica":
+                    conn.execute("set local session_replication_role = replica")
+                conn.execute(statement)
+    assert excinfo.value.sqlstate in ("AE005", "42501")
+    assert f.one(migrated, "select count(*) from public.aef_execution_logs") == 2
+
+
+# -- detected without a digest ------------------------------------------------------------
+
+
+def test_edited_data_in_the_middle_is_altered(migrated: Database) -> None:
+    a, _ = chain(migrated)
+    as_superuser_without_triggers(
+        migrated,
+        (
+            "update public.aef_execution_logs set data = '{\"n\": 99}' where execution_id = %s and seq = 3",
+            (a,),
+        ),
+    )
+    assert finding(check(migrated)) == (str(a), 3, "altered")
+
+
+def test_a_deleted_middle_row_is_deleted(migrated: Database) -> None:
+    a, _ = chain(migrated)
+    as_superuser_without_triggers(
+        migrated,
+        (
+            "delete from public.aef_execution_logs where execution_id = %s and seq = 2",
+            (a,),
+        ),
+    )
+    assert finding(check(migrated)) == (str(a), 2, "deleted")
+
+
+def test_two_swapped_rows_are_reordered(migrated: Database) -> None:
+    a, _ = chain(migrated)
+    as_superuser_without_triggers(
+        migrated,
+        ("update public.aef_execution_logs set seq = seq + 1000 where execution_id = %s and seq in (3, 4)", (a,)),
+        ("update public.aef_execution_logs set seq = case seq when 1003 then 4 else 3 end where execution_id = %s and seq > 1000", (a,)),
+    )  # fmt: skip
+    assert finding(check(migrated)) == (str(a), 3, "reordered")
+
+
+def test_a_forged_row_is_inserted(migrated: Database) -> None:
+    a, _ = chain(migrated)
+    as_superuser_without_triggers(migrated, (
+        "insert into public.aef_execution_logs (execution_id, user_id, seq, event_type, prev_hash, hash)"
+        " select execution_id, user_id, 6, 'step_completed', hash, sha256('forged') from public.aef_execution_logs"
+        " where execution_id = %s and seq = 5", (a,)))  # fmt: skip
+    assert finding(check(migrated)) == (str(a), 6, "inserted")
+
+
+def test_a_cut_tail_without_its_head_is_truncated(migrated: Database) -> None:
+    a, _ = chain(migrated)
+    as_superuser_without_triggers(
+        migrated,
+        (
+            "delete from public.aef_execution_logs where execution_id = %s and seq >= 4",
+            (a,),
+        ),
+    )
+    assert finding(check(migrated)) == (str(a), 4, "truncated tail")
+
+
+# -- detected only with a digest ----------------------------------------------------------
+
+
+def cut_tail_and_head(db: Database, execution_id: uuid.UUID) -> None:
+    as_superuser_without_triggers(
+        db,
+        (
+            "delete from public.aef_execution_logs where execution_id = %s and seq = 5",
+            (execution_id,),
+        ),
+    )
+    with db.connect(superuser=True) as conn:
+        conn.execute("update aef_audit.log_heads h set last_seq = 4, last_hash = l.hash from public.aef_execution_logs l"
+                     " where h.execution_id = %s and l.execution_id = h.execution_id and l.seq = 4", (execution_id,))  # fmt: skip
+
+
+def rewrite_whole_chain(db: Database, execution_id: uuid.UUID) -> None:
+    """Change event 2, then recompute every hash after it and the head: a consistent forgery."""
+    statements = [
+        (
+            "update public.aef_execution_logs set data = '{\"n\": 42}' where execution_id = %s and seq = 2",
+            (execution_id,),
+        )
+    ]
+    for seq in range(2, 6):
+        statements.append((
+            "update public.aef_execution_logs l set prev_hash = p.hash,"
+            " hash = aef_private.log_hash(l.execution_id, l.seq, l.step_id, l.event_type, l.\"timestamp\", l.data, l.browser_state, p.hash)"
+            " from public.aef_execution_logs p where l.execution_id = %s and l.seq = %s and p.execution_id = l.execution_id and p.seq = l.seq - 1",
+            (execution_id, seq)))  # fmt: skip
+    as_superuser_without_triggers(db, *statements)
+    with db.connect(superuser=True) as conn:
+        conn.execute("update aef_audit.log_heads h set last_hash = l.hash from public.aef_execution_logs l"
+                     " where h.execution_id = %s and l.execution_id = h.execution_id and l.seq = 5", (execution_id,))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("attack", "kind", "seq"),
+    [(cut_tail_and_head, "truncated tail", 5), (rewrite_whole_chain, "altered", 5)],
+)
+def test_consistent_rewrites_are_caught_only_by_a_digest(
+    migrated: Database, tmp_path: Path, attack, kind: str, seq: int
+) -> None:  # type: ignore[no-untyped-def]
+    a, _ = chain(migrated)
+    with migrated.connect() as conn:
+        taken = audit_digest.take(conn)
+    path = tmp_path / "digest.json"
+    path.write_text(taken.to_json())
+    attack(migrated, a)
+    assert check(migrated).intact, "without a digest this rewrite is consistent"
+    assert finding(check(migrated, digest=audit_digest.load(path))) == (
+        str(a),
+        seq,
+        kind,
+    )
+
+
+def test_a_digest_file_that_was_edited_is_refused(
+    migrated: Database, tmp_path: Path
+) -> None:
+    chain(migrated)
+    with migrated.connect() as conn:
+        doc = json.loads(audit_digest.take(conn).to_json())
+    first = next(iter(doc["heads"]))
+    doc["heads"][first][0] -= 1
+    path = tmp_path / "digest.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(audit_digest.DigestError, match="do not produce its root"):
+        audit_digest.load(path)
+
+
+# -- not flagged --------------------------------------------------------------------------
+
+
+def test_a_dump_and_restore_round_trip_still_verifies(
+    migrated: Database, cluster, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    chain(migrated, 20, 3)
+    dump = tmp_path / "db.dump"
+    subprocess.run(
+        [
+            str(find_pg_bin() / "pg_dump"),
+            "-Fc",
+            "-f",
+            str(dump),
+            "-d",
+            migrated.superuser_url,
+        ],
+        check=True,
+    )
+    name = f"restored_{uuid.uuid4().hex[:8]}"
+    with connect(cluster.url(superuser=True)) as conn:
+        conn.execute(f"create database {name} owner postgres")
+    try:
+        restored = subprocess.run([str(find_pg_bin() / "pg_restore"), "-d", cluster.url(superuser=True, database=name), str(dump)],
+                       capture_output=True, text=True)  # fmt: skip
+        assert restored.returncode == 0, restored.stderr
+        with connect(cluster.url(superuser=True, database=name)) as conn:
+            report = verify(conn)
+        assert report.intact and report.events == 60
+    finally:
+        with connect(cluster.url(superuser=True)) as conn:
+            conn.execute(f"drop database {name} with (force)")
+
+
+# -- retention ----------------------------------------------------------------------------
+
+
+def test_archiving_leaves_a_tombstone_that_verify_accepts(
+    migrated: Database, tmp_path: Path
+) -> None:
+    a, b = chain(migrated)
+    with migrated.connect() as conn:
+        taken = audit_digest.take(conn)
+    f.one(
+        migrated,
+        "update public.aef_executions set status = 'completed' where id = %s returning id",
+        (a,),
+    )
+    with migrated.acting("service_role") as conn:
+        stone = conn.execute(
+            "select * from aef_audit.archive_execution_logs(%s, 's3://audit/a.jsonl')",
+            (a,),
+        ).fetchone()
+    assert stone["last_seq"] == 5 and "service_role" in stone["archived_by"]
+    report = check(migrated, digest=taken)
+    assert report.intact and report.archived == [str(a)] and report.events == 5
+
+
+def test_archiving_is_for_final_executions_and_the_engine_only(
+    migrated: Database,
+) -> None:
+    a, _ = chain(migrated)
+    with (
+        pytest.raises(psycopg.Error) as excinfo,
+        migrated.acting("service_role") as conn,
+    ):
+        conn.execute("select aef_audit.archive_execution_logs(%s, 'x')", (a,))
+    assert excinfo.value.sqlstate == "AE010" and "running" in str(excinfo.value)
+    f.one(
+        migrated,
+        "update public.aef_executions set status = 'completed' where id = %s returning id",
+        (a,),
+    )
+    with (
+        pytest.raises(psycopg.Error) as excinfo,
+        migrated.acting("service_role") as conn,
+    ):
+        conn.execute("select aef_audit.archive_execution_logs(%s, '  ')", (a,))
+    assert excinfo.value.sqlstate == "AE010"
+    for role in ("authenticated", "anon"):
+        with (
+            pytest.raises(psycopg.Error) as excinfo,
+            migrated.acting(role, OWNER) as conn,
+        ):
+            conn.execute("select aef_audit.archive_execution_logs(%s, 'x')", (a,))
+        assert excinfo.value.sqlstate == "42501", role
+    with (
+        pytest.raises(psycopg.Error) as excinfo,
+        migrated.acting("service_role") as conn,
+    ):
+        conn.execute("insert into aef_audit.log_tombstones (execution_id, last_seq, head_hash, archived_by, location)"
+                     " values (%s, 5, sha256(''), 'me', 'x')", (a,))  # fmt: skip
+    assert excinfo.value.sqlstate == "42501"
+    assert f.one(migrated, "select count(*) from public.aef_execution_logs") == 10
