@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import json
 import subprocess
 import uuid
@@ -367,7 +369,7 @@ def test_a_dump_and_restore_round_trip_still_verifies(
 def test_archiving_leaves_a_tombstone_that_verify_accepts(
     migrated: Database, tmp_path: Path
 ) -> None:
-    a, b = chain(migrated)
+    a, _ = chain(migrated)
     with migrated.connect() as conn:
         taken = audit_digest.take(conn)
     f.one(
@@ -421,3 +423,42 @@ def test_archiving_is_for_final_executions_and_the_engine_only(
                      " values (%s, 5, sha256(''), 'me', 'x')", (a,))  # fmt: skip
     assert excinfo.value.sqlstate == "42501"
     assert f.one(migrated, "select count(*) from public.aef_execution_logs") == 10
+
+
+# -- the command line ---------------------------------------------------------------------
+
+
+def test_the_audit_commands_exit_0_1_and_2(migrated: Database, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from aef_db.cli import main
+
+    a, _ = chain(migrated)
+    runner, url = CliRunner(), ["--database-url", migrated.url]
+    path = tmp_path / "digest.json"
+    result = runner.invoke(main, ["audit", "digest", "-o", str(path), *url])
+    assert result.exit_code == 0, result.output
+    assert json.loads(path.read_text())["executions"] == 2
+    result = runner.invoke(main, ["audit", "verify", "--json", "--digest", str(path), *url])
+    assert result.exit_code == 0 and json.loads(result.stdout)["intact"] is True
+    as_superuser_without_triggers(migrated, ("update public.aef_execution_logs set data = '{}' where execution_id = %s and seq = 2", (a,)))
+    result = runner.invoke(main, ["audit", "verify", "--json", *url])
+    report = json.loads(result.stdout)
+    assert result.exit_code == 1 and report["first"] == {"execution_id": str(a), "seq": 2, "kind": "altered", "detail": report["first"]["detail"]}
+    result = runner.invoke(main, ["audit", "verify", "--execution", str(uuid.uuid4()), *url])
+    assert result.exit_code == 0 and "0 chains" in result.stdout
+    result = runner.invoke(main, ["audit", "verify", "--database-url", "postgresql://nobody@127.0.0.1:1/none"])
+    assert result.exit_code == 2
+    path.write_text("{}")
+    result = runner.invoke(main, ["audit", "verify", "--digest", str(path), *url])
+    assert result.exit_code == 2 and "not an aef-digest-v1 file" in result.output
+    result = runner.invoke(main, ["audit", "archive", str(a), "--location", "s3://x", *url])
+    assert result.exit_code == 1 and "only a final execution" in result.output
+
+
+def test_verify_since_checks_only_the_chains_that_moved(migrated: Database) -> None:
+    a, b = chain(migrated)
+    with migrated.connect(superuser=True) as conn:
+        conn.execute("update aef_audit.log_heads set updated_at = now() - interval '2 days' where execution_id = %s", (a,))
+    report = check(migrated, since=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+    assert report.chains == 1 and report.events == 5 and report.intact

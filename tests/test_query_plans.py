@@ -104,3 +104,13 @@ def test_the_state_machine_helpers_are_inlined(populated: Database, helper: str,
             f"explain (verbose, costs off) select aef_private.{helper}({column}, {column}) from public.{table}"  # noqa: S608 (test constants)
         ).fetchall())  # fmt: skip
     assert helper not in plan and "'idle'::" in plan  # the rule itself, inlined
+
+
+def test_the_log_hash_is_inlined(populated: Database) -> None:
+    """The chain's hash is computed for every event: it must cost an expression, not a function call."""
+    with populated.connect() as conn:
+        plan = "\n".join(r["QUERY PLAN"] for r in conn.execute(
+            "explain (verbose, costs off) select aef_private.log_hash(execution_id, seq, step_id, event_type, \"timestamp\","
+            " data, browser_state, prev_hash) from public.aef_execution_logs"
+        ).fetchall())  # fmt: skip
+    assert "log_hash" not in plan and "log_record" not in plan and "sha256(" in plan

@@ -28,18 +28,8 @@ out = Console()
 err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
-_STATE_STYLE = {
-    State.APPLIED: "green",
-    State.PENDING: "yellow",
-    State.CHANGED: "red",
-    State.MISSING_FILE: "red",
-}
-_LEVEL_STYLE = {
-    doctor.Level.OK: "green",
-    doctor.Level.INFO: "cyan",
-    doctor.Level.WARN: "yellow",
-    doctor.Level.FAIL: "red",
-}
+_STATE_STYLE = {State.APPLIED: "green", State.PENDING: "yellow", State.CHANGED: "red", State.MISSING_FILE: "red"}
+_LEVEL_STYLE = {doctor.Level.OK: "green", doctor.Level.INFO: "cyan", doctor.Level.WARN: "yellow", doctor.Level.FAIL: "red"}
 
 
 def _note(message: str) -> None:
@@ -54,12 +44,7 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except AefDbError as exc:
-            err.print(
-                f"[bold red]error:[/bold red] {exc}",
-                highlight=False,
-                markup=True,
-                soft_wrap=True,
-            )
+            err.print(f"[bold red]error:[/bold red] {exc}", highlight=False, markup=True, soft_wrap=True)
             sys.exit(exc.exit_code)
 
     return wrapper  # type: ignore[return-value]
@@ -86,9 +71,7 @@ def _load(migrations_dir: Path | None) -> list[migration_files.Migration]:
 class _TreeGroup(click.Group):
     """Lists every leaf command (``db start``, ``migrate up``...) in the top-level help."""
 
-    def format_commands(
-        self, ctx: click.Context, formatter: click.HelpFormatter
-    ) -> None:
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows: list[tuple[str, str]] = []
 
         def walk(group: click.Group, prefix: str) -> None:
@@ -127,10 +110,7 @@ def db_start() -> None:
     cluster = Cluster.default()
     started = cluster.start()
     state = cluster.status()
-    _note(
-        ("started" if started else "already running")
-        + f" on 127.0.0.1:{state.port} (log: {state.log_path})"
-    )
+    _note(("started" if started else "already running") + f" on 127.0.0.1:{state.port} (log: {state.log_path})")
 
 
 @db.command("stop")
@@ -146,14 +126,8 @@ def db_status() -> None:
     """Show whether the embedded cluster runs; exit 3 when it does not, as pg_ctl does."""
     state = Cluster.default().status()
     table = Table(show_header=False, box=None)
-    table.add_row(
-        "state",
-        "[green]running[/green]"
-        if state.running
-        else "[yellow]stopped[/yellow]"
-        if state.initialized
-        else "[yellow]not created[/yellow]",
-    )
+    table.add_row("state", "[green]running[/green]" if state.running else "[yellow]stopped[/yellow]"
+                  if state.initialized else "[yellow]not created[/yellow]")
     table.add_row("pid", str(state.pid or "-"))
     table.add_row("port", str(state.port or "-"))
     table.add_row("data", str(state.data_dir))
@@ -164,28 +138,13 @@ def db_status() -> None:
 
 
 @db.command("url")
-@click.option(
-    "--superuser",
-    is_flag=True,
-    help="The superuser's URL (aef_admin) instead of postgres's.",
-)
-@click.option(
-    "--database",
-    default="postgres",
-    show_default=True,
-    help="Database name in the URL.",
-)
-@click.option(
-    "--socket",
-    is_flag=True,
-    help="Through the unix socket instead of 127.0.0.1 (local clients; less CPU).",
-)
+@click.option("--superuser", is_flag=True, help="The superuser's URL (aef_admin) instead of postgres's.")
+@click.option("--database", default="postgres", show_default=True, help="Database name in the URL.")
+@click.option("--socket", is_flag=True, help="Through the unix socket instead of 127.0.0.1 (local clients; less CPU).")
 @handle_errors
 def db_url(superuser: bool, database: str, socket: bool) -> None:
     """Print a libpq URL of the embedded cluster on stdout (for psql and psycopg)."""
-    click.echo(
-        Cluster.default().url(superuser=superuser, database=database, socket=socket)
-    )
+    click.echo(Cluster.default().url(superuser=superuser, database=database, socket=socket))
 
 
 # -- migrate ------------------------------------------------------------------
@@ -201,43 +160,25 @@ def migrate() -> None:
 @database_url_option
 @migrations_dir_option
 @handle_errors
-def migrate_up(
-    to: str | None, database_url: str | None, migrations_dir: Path | None
-) -> None:
+def migrate_up(to: str | None, database_url: str | None, migrations_dir: Path | None) -> None:
     """Apply pending migrations, each file in one transaction."""
-    runner = Runner(
-        resolve_url(database_url, _note), _load(migrations_dir), report=_note
-    )
+    runner = Runner(resolve_url(database_url, _note), _load(migrations_dir), report=_note)
     applied = runner.up(to)
-    _note(
-        f"applied {len(applied)} migration(s)"
-        if applied
-        else "nothing to apply: up to date"
-    )
+    _note(f"applied {len(applied)} migration(s)" if applied else "nothing to apply: up to date")
 
 
 @migrate.command("down")
-@click.option(
-    "--to", "to", metavar="VERSION", help="Revert every migration newer than VERSION."
-)
+@click.option("--to", "to", metavar="VERSION", help="Revert every migration newer than VERSION.")
 @click.option("--all", "all_", is_flag=True, help="Revert every aef-db migration.")
 @click.option("--steps", type=int, metavar="N", help="Revert the N newest migrations.")
 @database_url_option
 @migrations_dir_option
 @handle_errors
-def migrate_down(
-    to: str | None,
-    all_: bool,
-    steps: int | None,
-    database_url: str | None,
-    migrations_dir: Path | None,
-) -> None:
+def migrate_down(to: str | None, all_: bool, steps: int | None, database_url: str | None, migrations_dir: Path | None) -> None:
     """Revert migrations with their rollback files, newest first."""
     if sum((to is not None, all_, steps is not None)) != 1:
         raise click.UsageError("give exactly one of --to VERSION, --all or --steps N")
-    runner = Runner(
-        resolve_url(database_url, _note), _load(migrations_dir), report=_note
-    )
+    runner = Runner(resolve_url(database_url, _note), _load(migrations_dir), report=_note)
     reverted = runner.down(to=to, all_=all_, steps=steps)
     _note(f"reverted {len(reverted)} migration(s)" if reverted else "nothing to revert")
 
@@ -247,9 +188,7 @@ def migrate_down(
 @database_url_option
 @migrations_dir_option
 @handle_errors
-def migrate_status(
-    as_json: bool, database_url: str | None, migrations_dir: Path | None
-) -> None:
+def migrate_status(as_json: bool, database_url: str | None, migrations_dir: Path | None) -> None:
     """List migrations as applied, pending or changed since they were applied."""
     report = Runner(resolve_url(database_url, _note), _load(migrations_dir)).status()
     if as_json:
@@ -259,21 +198,15 @@ def migrate_status(
     table = Table("version", "name", "state", "applied at", "by")
     for m in report.migrations:
         style = _STATE_STYLE[m.state]
-        table.add_row(
-            m.version,
-            m.name,
-            f"[{style}]{m.state.value}[/{style}]",
-            m.applied_at.strftime("%Y-%m-%d %H:%M:%S%z") if m.applied_at else "-",
-            m.applied_by or m.recorded_by or "-",
-        )
+        table.add_row(m.version, m.name, f"[{style}]{m.state.value}[/{style}]",
+                      m.applied_at.strftime("%Y-%m-%d %H:%M:%S%z") if m.applied_at else "-",
+                      m.applied_by or m.recorded_by or "-")
     out.print(table)
 
 
 @migrate.command("export")
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
-@click.option(
-    "--force", is_flag=True, help="Replace files of the same name with other content."
-)
+@click.option("--force", is_flag=True, help="Replace files of the same name with other content.")
 @migrations_dir_option
 @handle_errors
 def migrate_export(directory: Path, force: bool, migrations_dir: Path | None) -> None:
@@ -324,12 +257,7 @@ def docs_group() -> None:
 
 
 @docs_group.command("schema")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write here instead of stdout.",
-)
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write here instead of stdout.")
 @database_url_option
 @handle_errors
 def docs_schema(output: Path | None, database_url: str | None) -> None:
@@ -378,49 +306,31 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-@click.option(
-    "--execution",
-    "execution_id",
-    type=click.UUID,
-    help="Check this execution's chain only.",
-)
-@click.option(
-    "--since",
-    type=click.DateTime(
-        formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]
-    ),
-    help="Check only the chains that moved since this time (UTC unless it names a zone).",
-)
-@click.option(
-    "--digest",
-    "digest_path",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="Also check that the database still extends every head this digest recorded.",
-)
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print the report as JSON on stdout."
-)
+@click.option("--execution", "execution_id", type=click.UUID, help="Check this execution's chain only.")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]),
+              help="Check only the chains that moved since this time (UTC unless it names a zone).")
+@click.option("--digest", "digest_path", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Also check that the database still extends every head this digest recorded.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @database_url_option
 @handle_errors
-def audit_verify(
-    execution_id: Any,
-    since: Any,
-    digest_path: Path | None,
-    as_json: bool,
-    database_url: str | None,
-) -> None:
+def audit_verify(execution_id: Any, since: Any, digest_path: Path | None, as_json: bool, database_url: str | None) -> None:
     """Recompute every chain. Exit 0: intact; 1: tampering found; 2: could not check."""
     import datetime as dt
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from aef_db.audit import digest as audit_digest
-    from aef_db.audit.verify import verify
+    from aef_db.audit.verify import VerifyError, verify
 
     pinned = audit_digest.load(digest_path) if digest_path else None
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=dt.UTC)
-    with connect(resolve_url(database_url, _note)) as conn, Progress(
+    try:
+        conn = connect(resolve_url(database_url, _note))
+    except AefDbError as exc:  # could not check: exit 2, never 1 (which means tampering)
+        raise VerifyError(str(exc)) from exc
+    with conn, Progress(
         TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), console=err, transient=True, disable=as_json,
     ) as bar:  # fmt: skip
         task = bar.add_task("events", total=None)
@@ -429,32 +339,17 @@ def audit_verify(
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=1))
     else:
-        rate = (
-            f", {report.events / report.seconds:,.0f} events/s"
-            if report.seconds
-            else ""
-        )
+        rate = f", {report.events / report.seconds:,.0f} events/s" if report.seconds else ""
         out.print(f"{report.chains:,} chains, {report.events:,} events checked in {report.seconds:.2f}s{rate};"
                   f" {len(report.archived):,} archived")  # fmt: skip
-        for finding in report.findings:
-            out.print(
-                f"[bold red]{finding.kind}[/bold red]: execution {finding.execution_id} at seq {finding.seq}: {finding.detail}"
-            )
-        out.print(
-            "[bold green]intact[/bold green]"
-            if report.intact
-            else f"[bold red]{len(report.findings)} broken chain(s)[/bold red]"
-        )
+        for f in report.findings:
+            out.print(f"[bold red]{f.kind}[/bold red]: execution {f.execution_id} at seq {f.seq}: {f.detail}")
+        out.print("[bold green]intact[/bold green]" if report.intact else f"[bold red]{len(report.findings)} broken chain(s)[/bold red]")
     sys.exit(0 if report.intact else 1)
 
 
 @audit_group.command("digest")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write here instead of stdout.",
-)
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write here instead of stdout.")
 @database_url_option
 @handle_errors
 def audit_digest_command(output: Path | None, database_url: str | None) -> None:
@@ -472,11 +367,7 @@ def audit_digest_command(output: Path | None, database_url: str | None) -> None:
 
 @audit_group.command("archive")
 @click.argument("execution_id", type=click.UUID)
-@click.option(
-    "--location",
-    required=True,
-    help="Where the events went (URL, path, ticket); kept in the tombstone.",
-)
+@click.option("--location", required=True, help="Where the events went (URL, path, ticket); kept in the tombstone.")
 @database_url_option
 @handle_errors
 def audit_archive(execution_id: Any, location: str, database_url: str | None) -> None:
@@ -485,16 +376,10 @@ def audit_archive(execution_id: Any, location: str, database_url: str | None) ->
 
     with connect(resolve_url(database_url, _note)) as conn:
         try:
-            stone = conn.execute(
-                AUDIT_Q["archive"], {"execution_id": execution_id, "location": location}
-            ).fetchone()
+            stone = conn.execute(AUDIT_Q["archive"], {"execution_id": execution_id, "location": location}).fetchone()
         except psycopg.Error as exc:
-            raise AefDbError(
-                f"archive refused: {exc.diag.message_primary or exc}"
-            ) from exc
-    out.print(
-        f"archived execution {execution_id} up to seq {stone['last_seq']} (head {stone['head_hash']}) -> {stone['location']}"
-    )
+            raise AefDbError(f"archive refused: {exc.diag.message_primary or exc}") from exc
+    out.print(f"archived execution {execution_id} up to seq {stone['last_seq']} (head {stone['head_hash']}) -> {stone['location']}")
 
 
 # -- secrets ------------------------------------------------------------------
@@ -506,12 +391,7 @@ def secrets_group() -> None:
 
 
 @secrets_group.command("generate-key")
-@click.option(
-    "--key-id",
-    default="k1",
-    show_default=True,
-    help="The id the key gets in sealed tokens.",
-)
+@click.option("--key-id", default="k1", show_default=True, help="The id the key gets in sealed tokens.")
 def secrets_generate_key(key_id: str) -> None:
     """Print a new AES-256 key as kid:base64, the form AEF_DB_ENCRYPTION_KEY takes."""
     click.echo(f"{key_id}:{generate_key()}")
@@ -524,14 +404,10 @@ def secrets_rotate(database_url: str | None) -> None:
     """Re-seal every stored secret under the active key, so older keys can be retired."""
     cipher = Cipher.from_env()
     if cipher is None:
-        raise click.UsageError(
-            "set AEF_DB_ENCRYPTION_KEY or AEF_DB_KEYFILE: rotation needs the old keys and the new one"
-        )
+        raise click.UsageError("set AEF_DB_ENCRYPTION_KEY or AEF_DB_KEYFILE: rotation needs the old keys and the new one")
     report = rotate(resolve_url(database_url, _note), cipher)
-    _note(
-        f"re-sealed {report.tokens} secret(s) in {report.executions} execution(s) and {report.sessions} session(s)"
-        f" under key {cipher.active}"
-    )
+    _note(f"re-sealed {report.tokens} secret(s) in {report.executions} execution(s) and {report.sessions} session(s)"
+          f" under key {cipher.active}")
 
 
 # -- doctor -------------------------------------------------------------------
@@ -542,9 +418,7 @@ def secrets_rotate(database_url: str | None) -> None:
 @database_url_option
 @migrations_dir_option
 @handle_errors
-def doctor_command(
-    as_json: bool, database_url: str | None, migrations_dir: Path | None
-) -> None:
+def doctor_command(as_json: bool, database_url: str | None, migrations_dir: Path | None) -> None:
     """Check that a database is fit for aef-db; exit 1 when something is wrong."""
     checks = doctor.run(resolve_url(database_url, _note), _load(migrations_dir))
     if as_json:

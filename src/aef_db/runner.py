@@ -20,12 +20,7 @@ import psycopg
 from aef_db import compat
 from aef_db import migrations as migration_files
 from aef_db import sql as package_sql
-from aef_db.connection import (
-    connect,
-    require_supported_server,
-    run_script,
-    run_statements,
-)
+from aef_db.connection import connect, require_supported_server, run_script, run_statements
 from aef_db.errors import (
     LockTimeout,
     MigrationFailed,

@@ -21,9 +21,9 @@ from aef_db.store.base import ENGINE_ROLE, Actor, Core
 from aef_db.store.checkpoints import Checkpoints
 from aef_db.store.errors import (
     AlreadyResolved,
-    AppendOnly,
     ArchiveRefused,
     ChainConflict,
+    AppendOnly,
     ConstraintViolation,
     IllegalTransition,
     ImmutableField,
@@ -37,7 +37,7 @@ from aef_db.store.errors import (
     StoreError,
 )
 from aef_db.store.executions import Executions
-from aef_db.store.logs import Logs, LogWriter
+from aef_db.store.logs import LogWriter, Logs
 from aef_db.store.sessions import BrowserSessions
 
 __all__ = [

@@ -73,15 +73,7 @@ class LogHeads:
 class Core:
     """Shared by a Store and its ``as_user`` views: one pool, one cipher, one head cache."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        cipher: Cipher | None,
-        min_size: int,
-        max_size: int,
-        engine_role: str | None,
-    ) -> None:
+    def __init__(self, url: str, *, cipher: Cipher | None, min_size: int, max_size: int, engine_role: str | None) -> None:
         self.engine_role = engine_role
         self.pool = AsyncConnectionPool(
             url, min_size=min_size, max_size=max_size, open=False, configure=self._configure,
@@ -111,9 +103,7 @@ class Scoped:
         self.actor = actor
 
     @asynccontextmanager
-    async def transaction(
-        self,
-    ) -> AsyncIterator[psycopg.AsyncConnection[dict[str, Any]]]:
+    async def transaction(self) -> AsyncIterator[psycopg.AsyncConnection[dict[str, Any]]]:
         """A transaction as this actor; database errors come out as StoreError subclasses."""
         try:
             async with self.core.pool.connection() as conn, conn.transaction():
@@ -124,9 +114,7 @@ class Scoped:
 
     async def _act(self, conn: psycopg.AsyncConnection[Any]) -> None:
         if self.actor.user_id is not None:
-            claims = json.dumps(
-                {"sub": str(self.actor.user_id), "role": self.actor.role}
-            )
+            claims = json.dumps({"sub": str(self.actor.user_id), "role": self.actor.role})
             await conn.execute(Q["act_as_user"], {"claims": claims})
 
     async def one(self, query: str, params: dict[str, Any]) -> dict[str, Any] | None:

@@ -10,14 +10,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from aef_db.models import (
-    Checkpoint,
-    CheckpointStatus,
-    CheckpointType,
-    NewCheckpoint,
-    Resolution,
-    TimeoutPolicy,
-)
+from aef_db.models import Checkpoint, CheckpointStatus, CheckpointType, NewCheckpoint, Resolution, TimeoutPolicy
 from aef_db.store.base import Q, Scoped
 from aef_db.store.errors import NotFound
 
@@ -55,17 +48,9 @@ class Checkpoints(Scoped):
 
     async def pending(self) -> list[Checkpoint]:
         """As a user: the checkpoints waiting for them (RLS). As the engine: all of them."""
-        return [
-            Checkpoint.model_validate(r)
-            for r in await self.all("pending_checkpoints", {})
-        ]
+        return [Checkpoint.model_validate(r) for r in await self.all("pending_checkpoints", {})]
 
-    async def resolve(
-        self,
-        checkpoint_id: uuid.UUID,
-        decision: CheckpointStatus | str,
-        response: Any = None,
-    ) -> Checkpoint:
+    async def resolve(self, checkpoint_id: uuid.UUID, decision: CheckpointStatus | str, response: Any = None) -> Checkpoint:
         """Resolve once through aef_resolve_checkpoint; a second resolver gets AlreadyResolved."""
         spec = Resolution(decision=decision, response=response)
         row = await self.one("resolve_checkpoint", {
@@ -81,13 +66,7 @@ class Checkpoints(Scoped):
         row = await self.one("expire_checkpoints", {"max_rows": max_rows})
         return int(row["expired"]) if row else 0
 
-    async def wait(
-        self,
-        checkpoint_id: uuid.UUID,
-        *,
-        poll: float = 0.25,
-        timeout: float | None = None,
-    ) -> Checkpoint:
+    async def wait(self, checkpoint_id: uuid.UUID, *, poll: float = 0.25, timeout: float | None = None) -> Checkpoint:
         """The checkpoint once it is no longer pending: the decision, or its timeout.
 
         When its timeout_at passes, the wait runs the sweeper itself, so a timeout
@@ -98,10 +77,7 @@ class Checkpoints(Scoped):
             checkpoint = await self.get(checkpoint_id)
             if checkpoint.status is not CheckpointStatus.PENDING:
                 return checkpoint
-            if (
-                checkpoint.timeout_at is not None
-                and checkpoint.timeout_at <= datetime.now(UTC)
-            ):
+            if checkpoint.timeout_at is not None and checkpoint.timeout_at <= datetime.now(UTC):
                 await self.expire()
                 continue
             if deadline is not None and time.monotonic() >= deadline:

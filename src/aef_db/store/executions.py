@@ -8,32 +8,21 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from aef_db.audit.canonical import jsonb_text
-from aef_db.models import (
-    ContextLevel,
-    Execution,
-    ExecutionStatus,
-    LogEventType,
-    NewExecution,
-    check_json,
-    validate_step_id,
-)
+from aef_db.models import ContextLevel, Execution, ExecutionStatus, LogEventType, NewExecution, check_json, validate_step_id
 from aef_db.secrets import config_aad, contains_secret, context_aad
 from aef_db.store import context
+from aef_db.audit.canonical import jsonb_text
 from aef_db.store.base import Head, Q, Scoped
 from aef_db.store.errors import IllegalTransition, NotFound
 from aef_db.store.logs import chained
 
 
+
 class Executions(Scoped):
-    def _seal(
-        self, execution_id: uuid.UUID, level: ContextLevel, ctx: dict[str, Any]
-    ) -> dict[str, Any]:
+    def _seal(self, execution_id: uuid.UUID, level: ContextLevel, ctx: dict[str, Any]) -> dict[str, Any]:
         shaped = context.shape(level, ctx)
         if contains_secret(shaped):
-            shaped = self.core.require_cipher().seal_tree(
-                shaped, context_aad(execution_id)
-            )
+            shaped = self.core.require_cipher().seal_tree(shaped, context_aad(execution_id))
         return check_json(shaped, field="execution_context")
 
     def _row(self, row: dict[str, Any] | None, execution_id: uuid.UUID) -> Execution:
@@ -69,14 +58,8 @@ class Executions(Scoped):
         if contains_secret(cfg):
             cfg = self.core.require_cipher().seal_tree(cfg, config_aad(execution_id))
         if self.actor.user_id is not None and spec.browser_session_id is not None:
-            raise ValueError(
-                "browser_session_id: sessions are bound by the engine, not by a user"
-            )
-        query = (
-            "insert_execution_as_user"
-            if self.actor.user_id is not None
-            else "insert_execution"
-        )
+            raise ValueError("browser_session_id: sessions are bound by the engine, not by a user")
+        query = "insert_execution_as_user" if self.actor.user_id is not None else "insert_execution"
         row = await self.one(query, {
             "id": execution_id, "sop_id": spec.sop_id, "user_id": spec.user_id, "config": Jsonb(cfg),
             "execution_context": Jsonb(self._seal(execution_id, spec.context_level, spec.execution_context)),
@@ -85,75 +68,44 @@ class Executions(Scoped):
         return self._row(row, execution_id)
 
     async def get(self, execution_id: uuid.UUID) -> Execution:
-        return self._row(
-            await self.one("get_execution", {"id": execution_id}), execution_id
-        )
+        return self._row(await self.one("get_execution", {"id": execution_id}), execution_id)
 
-    async def recent(
-        self, user_id: uuid.UUID | None = None, limit: int = 20
-    ) -> list[Execution]:
+    async def recent(self, user_id: uuid.UUID | None = None, limit: int = 20) -> list[Execution]:
         owner = user_id or self.actor.user_id
-        return [
-            self._row(r, r["id"])
-            for r in await self.all(
-                "recent_executions", {"user_id": owner, "limit": limit}
-            )
-        ]
+        return [self._row(r, r["id"]) for r in await self.all("recent_executions", {"user_id": owner, "limit": limit})]
 
     async def run(self, execution_id: uuid.UUID) -> Execution:
         """idle -> running: the engine picks the execution up. A paused one continues with resume."""
         row = await self.one("run_execution", {"id": execution_id})
         if row is None:
             current = await self.get(execution_id)
-            raise IllegalTransition(
-                f"execution {execution_id} is {current.status.value}; run starts an idle execution",
-                "AE001",
-            )
+            raise IllegalTransition(f"execution {execution_id} is {current.status.value}; run starts an idle execution", "AE001")
         return self._row(row, execution_id)
 
     async def pause(self, execution_id: uuid.UUID) -> Execution:
-        return self._after_function(
-            execution_id, await self.one("pause_execution", {"id": execution_id})
-        )
+        return self._after_function(execution_id, await self.one("pause_execution", {"id": execution_id}))
 
     async def resume(self, execution_id: uuid.UUID) -> Execution:
-        return self._after_function(
-            execution_id, await self.one("resume_execution", {"id": execution_id})
-        )
+        return self._after_function(execution_id, await self.one("resume_execution", {"id": execution_id}))
 
     async def cancel(self, execution_id: uuid.UUID) -> Execution:
-        return self._after_function(
-            execution_id, await self.one("cancel_execution", {"id": execution_id})
-        )
+        return self._after_function(execution_id, await self.one("cancel_execution", {"id": execution_id}))
 
-    async def complete(
-        self, execution_id: uuid.UUID, execution_context: dict[str, Any] | None = None
-    ) -> Execution:
-        return await self._finish(
-            execution_id, ExecutionStatus.COMPLETED, execution_context
-        )
+    async def complete(self, execution_id: uuid.UUID, execution_context: dict[str, Any] | None = None) -> Execution:
+        return await self._finish(execution_id, ExecutionStatus.COMPLETED, execution_context)
 
-    async def fail(
-        self,
-        execution_id: uuid.UUID,
-        error: dict[str, Any],
-        execution_context: dict[str, Any] | None = None,
-    ) -> Execution:
+    async def fail(self, execution_id: uuid.UUID, error: dict[str, Any], execution_context: dict[str, Any] | None = None) -> Execution:
         """running or paused -> error, and an error_occurred event, in one transaction."""
         check_json(error, field="data")
         sealed = await self._sealed_or_none(execution_id, execution_context)
         async with self.transaction() as conn:
-            head = await (
-                await conn.execute(Q["log_head"], {"execution_id": execution_id})
-            ).fetchone()
+            head = await (await conn.execute(Q["log_head"], {"execution_id": execution_id})).fetchone()
             if head is None:
                 raise NotFound(f"no execution {execution_id} visible here", "P0002")
             row = await (await conn.execute(Q["finish_execution"], {
                 "id": execution_id, "status": ExecutionStatus.ERROR.value, "execution_context": sealed})).fetchone()  # fmt: skip
             if row is None:
-                raise IllegalTransition(
-                    f"execution {execution_id} is already error", "AE001"
-                )
+                raise IllegalTransition(f"execution {execution_id} is already error", "AE001")
             last = Head(head["user_id"], head["last_seq"], head["last_hash"])
             await conn.execute(Q["append_log"], chained(execution_id, last, LogEventType.ERROR_OCCURRED.value, None,
                                                         jsonb_text(error), None, datetime.now(UTC)))  # fmt: skip
@@ -161,10 +113,7 @@ class Executions(Scoped):
         return self._row(row, execution_id)
 
     async def update_context(
-        self,
-        execution_id: uuid.UUID,
-        execution_context: dict[str, Any],
-        current_step_id: str | None = None,
+        self, execution_id: uuid.UUID, execution_context: dict[str, Any], current_step_id: str | None = None
     ) -> Execution:
         """Store new context, shaped by the execution's level, secrets sealed; ``current_step_id`` is kept."""
         current = await self.get(execution_id)
@@ -175,42 +124,23 @@ class Executions(Scoped):
         })  # fmt: skip
         return self._row(row, execution_id)
 
-    async def _sealed_or_none(
-        self, execution_id: uuid.UUID, ctx: dict[str, Any] | None
-    ) -> Jsonb | None:
+    async def _sealed_or_none(self, execution_id: uuid.UUID, ctx: dict[str, Any] | None) -> Jsonb | None:
         if ctx is None:
             return None
         current = await self.get(execution_id)
         return Jsonb(self._seal(execution_id, current.context_level, ctx))
 
-    async def _finish(
-        self,
-        execution_id: uuid.UUID,
-        status: ExecutionStatus,
-        ctx: dict[str, Any] | None,
-    ) -> Execution:
+    async def _finish(self, execution_id: uuid.UUID, status: ExecutionStatus, ctx: dict[str, Any] | None) -> Execution:
         sealed = await self._sealed_or_none(execution_id, ctx)
-        row = await self.one(
-            "finish_execution",
-            {"id": execution_id, "status": status.value, "execution_context": sealed},
-        )
+        row = await self.one("finish_execution", {"id": execution_id, "status": status.value, "execution_context": sealed})
         return await self._changed(row, execution_id, status)
 
-    async def _changed(
-        self,
-        row: dict[str, Any] | None,
-        execution_id: uuid.UUID,
-        status: ExecutionStatus,
-    ) -> Execution:
+    async def _changed(self, row: dict[str, Any] | None, execution_id: uuid.UUID, status: ExecutionStatus) -> Execution:
         if row is None:  # not found, or already in that status
             current = await self.get(execution_id)
-            raise IllegalTransition(
-                f"execution {execution_id} is already {current.status.value}", "AE001"
-            )
+            raise IllegalTransition(f"execution {execution_id} is already {current.status.value}", "AE001")
         return self._row(row, execution_id)
 
-    def _after_function(
-        self, execution_id: uuid.UUID, row: dict[str, Any] | None
-    ) -> Execution:
+    def _after_function(self, execution_id: uuid.UUID, row: dict[str, Any] | None) -> Execution:
         self.core.heads.forget(execution_id)  # the function logged the action itself
         return self._row(row, execution_id)

@@ -41,23 +41,15 @@ class Logs(Scoped):
         head = self.core.heads.get(execution_id)
         if head is not None and head.seq == seq - 1:
             return head.hash
-        row = await self.one(
-            "log_hash_at", {"execution_id": execution_id, "seq": seq - 1}
-        )
+        row = await self.one("log_hash_at", {"execution_id": execution_id, "seq": seq - 1})
         return None if row is None else row["hash"]
 
-    def _texts(
-        self, execution_id: uuid.UUID, event: LogEvent
-    ) -> tuple[str, str | None]:
+    def _texts(self, execution_id: uuid.UUID, event: LogEvent) -> tuple[str, str | None]:
         """data and browser_state as the jsonb text the database will store, and hash."""
         if contains_secret(event.data):
             # the log is append-only, so a secret in it could never be re-sealed under a new key
-            raise SecretsError(
-                "data: a Secret does not belong in the audit log; keep it in the execution context"
-            )
-        return jsonb_text(
-            event.data
-        ), None if event.browser_state is None else jsonb_text(event.browser_state)
+            raise SecretsError("data: a Secret does not belong in the audit log; keep it in the execution context")
+        return jsonb_text(event.data), None if event.browser_state is None else jsonb_text(event.browser_state)
 
     async def append(
         self,
@@ -76,15 +68,7 @@ class Logs(Scoped):
         for attempt in (1, 2):
             head = await self.head(execution_id, reload=attempt == 2)
             seq = head.seq + 1
-            params = chained(
-                execution_id,
-                head,
-                event.event_type.value,
-                event.step_id,
-                data_text,
-                state_text,
-                when,
-            )
+            params = chained(execution_id, head, event.event_type.value, event.step_id, data_text, state_text, when)
             try:
                 row = await self.one("append_log", params)
             except SeqConflict:
@@ -96,25 +80,17 @@ class Logs(Scoped):
             return self._row(row)
         raise AssertionError("unreachable")
 
-    async def read(
-        self, execution_id: uuid.UUID, after_seq: int = 0, limit: int = 100
-    ) -> list[ExecutionLog]:
-        rows = await self.all(
-            "read_logs",
-            {"execution_id": execution_id, "after_seq": after_seq, "limit": limit},
-        )
+    async def read(self, execution_id: uuid.UUID, after_seq: int = 0, limit: int = 100) -> list[ExecutionLog]:
+        rows = await self.all("read_logs", {"execution_id": execution_id, "after_seq": after_seq, "limit": limit})
         return [self._row(r) for r in rows]
 
     def _row(self, row: dict[str, Any]) -> ExecutionLog:
         return ExecutionLog.model_validate(row)
 
-    def writer(
-        self, *, max_batch: int = 1000, max_delay: float = 0.2, max_buffer: int = 10_000
-    ) -> LogWriter:
+    def writer(self, *, max_batch: int = 1000, max_delay: float = 0.2, max_buffer: int = 10_000) -> LogWriter:
         """A batching writer: see LogWriter."""
-        return LogWriter(
-            self, max_batch=max_batch, max_delay=max_delay, max_buffer=max_buffer
-        )
+        return LogWriter(self, max_batch=max_batch, max_delay=max_delay, max_buffer=max_buffer)
+
 
 
 def chained(
@@ -133,13 +109,7 @@ def chained(
 def _event(event_type: LogEventType | str, step_id: str | None, data: dict[str, Any] | None,
            browser_state: dict[str, Any] | None, timestamp: datetime | None) -> LogEvent:  # fmt: skip
     """One validated event: the same rules for append and for the writer."""
-    return LogEvent(
-        event_type=event_type,
-        step_id=step_id,
-        data=data or {},
-        browser_state=browser_state,
-        timestamp=timestamp,
-    )
+    return LogEvent(event_type=event_type, step_id=step_id, data=data or {}, browser_state=browser_state, timestamp=timestamp)
 
 
 @dataclass(frozen=True)
@@ -172,17 +142,11 @@ class LogWriter:
       the new head, keeping their order, and the flush is retried.
     """
 
-    def __init__(
-        self, logs: Logs, *, max_batch: int, max_delay: float, max_buffer: int
-    ) -> None:
+    def __init__(self, logs: Logs, *, max_batch: int, max_delay: float, max_buffer: int) -> None:
         if not (1 <= max_batch <= max_buffer) or max_delay <= 0:
             raise ValueError("need 1 <= max_batch <= max_buffer and max_delay > 0")
         self.logs = logs
-        self.max_batch, self.max_delay, self.max_buffer = (
-            max_batch,
-            max_delay,
-            max_buffer,
-        )
+        self.max_batch, self.max_delay, self.max_buffer = max_batch, max_delay, max_buffer
         self._buffer: list[_Pending] = []
         self._next_seq: dict[uuid.UUID, tuple[uuid.UUID, int]] = {}
         self._flush_lock = asyncio.Lock()
@@ -217,9 +181,7 @@ class LogWriter:
         if event.event_type in FLUSHING_EVENTS or len(self._buffer) >= self.max_batch:
             await self.flush()
         elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(
-                self.max_delay, self._flush_soon
-            )
+            self._timer = asyncio.get_running_loop().call_later(self.max_delay, self._flush_soon)
 
     def _flush_soon(self) -> None:
         self._timer = None
@@ -228,9 +190,7 @@ class LogWriter:
     async def _background_flush(self) -> None:
         try:
             await self.flush()
-        except (
-            StoreError
-        ) as exc:  # kept for the caller: the next log/flush/close retries
+        except StoreError as exc:  # kept for the caller: the next log/flush/close retries
             self.error = exc
 
     async def flush(self) -> int:
@@ -254,21 +214,8 @@ class LogWriter:
         last: dict[uuid.UUID, bytes | None] = {}
         rows = []
         for e in batch:
-            prev = (
-                last[e.execution_id]
-                if e.execution_id in last
-                else await self.logs.hash_before(e.execution_id, e.seq)
-            )
-            digest = event_hash(
-                e.execution_id,
-                e.seq,
-                e.step_id,
-                e.event_type,
-                micros(e.timestamp),
-                e.data,
-                e.browser_state,
-                prev,
-            )
+            prev = last[e.execution_id] if e.execution_id in last else await self.logs.hash_before(e.execution_id, e.seq)
+            digest = event_hash(e.execution_id, e.seq, e.step_id, e.event_type, micros(e.timestamp), e.data, e.browser_state, prev)
             last[e.execution_id] = digest
             rows.append((e.id, e.execution_id, e.user_id, e.seq, e.step_id, e.event_type, e.timestamp,
                          e.data, e.browser_state, prev, digest))  # fmt: skip
@@ -286,26 +233,20 @@ class LogWriter:
                 if exc.sqlstate not in ("AE007", "AE009", "23505"):
                     raise
                 # a commit whose answer was lost already stored this batch: then it is done
-                present = await self.logs.one(
-                    "logs_present", {"ids": [e.id for e in batch]}
-                )
+                present = await self.logs.one("logs_present", {"ids": [e.id for e in batch]})
                 if present is not None and present["n"] == len(batch):
                     break
                 if attempt == 3:
                     raise
                 # someone else (a user function, another writer) appended meanwhile:
                 # number and chain the unacknowledged events again after the new head, in order
-                batch = await self._renumber(
-                    {e.execution_id for e in batch}, len(batch)
-                )
+                batch = await self._renumber({e.execution_id for e in batch}, len(batch))
                 continue
             break
         for row in rows:
             self.logs.core.heads.set(row[1], Head(row[2], row[3], row[10]))
 
-    async def _renumber(
-        self, execution_ids: set[uuid.UUID], batch_size: int
-    ) -> list[_Pending]:
+    async def _renumber(self, execution_ids: set[uuid.UUID], batch_size: int) -> list[_Pending]:
         heads = {eid: await self.logs.head(eid, reload=True) for eid in execution_ids}
         next_seq = {eid: (head.owner, head.seq) for eid, head in heads.items()}
         renumbered = []

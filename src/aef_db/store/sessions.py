@@ -19,13 +19,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from aef_db.models import (
-    SESSION_ID,
-    BrowserSession,
-    BrowserSessionStatus,
-    SessionMode,
-    check_json,
-)
+from aef_db.models import SESSION_ID, BrowserSession, BrowserSessionStatus, SessionMode, check_json
 from aef_db.secrets import session_aad
 from aef_db.store.base import Q, Scoped
 from aef_db.store.errors import LeaseLost, LeaseUnavailable, NotFound
@@ -37,9 +31,7 @@ def _mode(mode: SessionMode | str) -> SessionMode:
     try:
         return SessionMode(mode)
     except ValueError:
-        raise ValueError(
-            f"mode must be isolated, persistent or pooled, not {mode!r}"
-        ) from None
+        raise ValueError(f"mode must be isolated, persistent or pooled, not {mode!r}") from None
 
 
 class BrowserSessions(Scoped):
@@ -47,24 +39,14 @@ class BrowserSessions(Scoped):
         if not data:
             return Jsonb({})
         check_json(data, field="session_data")
-        return Jsonb(
-            check_json(
-                self.core.require_cipher().seal_document(data, session_aad(session_id)),
-                field="session_data",
-            )
-        )
+        return Jsonb(check_json(self.core.require_cipher().seal_document(data, session_aad(session_id)), field="session_data"))
 
     def _row(self, row: dict[str, Any] | None, session_id: str) -> BrowserSession:
         if row is None:
             raise NotFound(f"no browser session {session_id} visible here", "P0002")
         stored = row.get("session_data")
         if self.core.cipher is not None and stored is not None:
-            row = {
-                **row,
-                "session_data": self.core.cipher.open_document(
-                    stored, session_aad(row["id"])
-                ),
-            }
+            row = {**row, "session_data": self.core.cipher.open_document(stored, session_aad(row["id"]))}
         return BrowserSession.model_validate(row)
 
     async def create(
@@ -90,95 +72,51 @@ class BrowserSessions(Scoped):
         mode = _mode(mode)
         if ttl <= timedelta(0) or pool_size < 1:
             raise ValueError("ttl must be positive and pool_size at least 1")
-        lease = {
-            "user_id": user_id,
-            "mode": mode.value,
-            "execution_id": execution_id,
-            "holder": holder,
-            "ttl": ttl,
-        }
+        lease = {"user_id": user_id, "mode": mode.value, "execution_id": execution_id, "holder": holder, "ttl": ttl}
         if mode is not SessionMode.ISOLATED:
             row = await self.one("lease_free_session", lease)
             if row is not None:
                 return self._row(row, row["id"])
-        async with (
-            self.transaction() as conn
-        ):  # none free: create one, where the mode allows
+        async with self.transaction() as conn:  # none free: create one, where the mode allows
             if mode is not SessionMode.ISOLATED:
                 await conn.execute(Q["lock_user_sessions"], lease)
-                row = await (
-                    await conn.execute(Q["lease_free_session"], lease)
-                ).fetchone()
+                row = await (await conn.execute(Q["lease_free_session"], lease)).fetchone()
                 if row is not None:  # freed while we waited for the lock
                     return self._row(row, row["id"])
-                count = await (
-                    await conn.execute(Q["count_sessions"], lease)
-                ).fetchone()
+                count = await (await conn.execute(Q["count_sessions"], lease)).fetchone()
                 limit = pool_size if mode is SessionMode.POOLED else 1
                 if count is not None and count["n"] >= limit:
-                    what = (
-                        f"all {pool_size} pooled sessions"
-                        if mode is SessionMode.POOLED
-                        else "the persistent session"
-                    )
-                    raise LeaseUnavailable(
-                        f"{what} of user {user_id} are leased to other executions"
-                    )
+                    what = f"all {pool_size} pooled sessions" if mode is SessionMode.POOLED else "the persistent session"
+                    raise LeaseUnavailable(f"{what} of user {user_id} are leased to other executions")
             session_id = f"bs_{uuid.uuid4().hex}"
             await conn.execute(Q["insert_session"], {"id": session_id, "user_id": user_id, "mode": mode.value,
                                                      "session_data": Jsonb({})})  # fmt: skip
             # the guard checks the execution and binds it to the session
-            row = await (
-                await conn.execute(Q["take_lease"], {"id": session_id, **lease})
-            ).fetchone()
+            row = await (await conn.execute(Q["take_lease"], {"id": session_id, **lease})).fetchone()
         return self._row(row, session_id)
 
-    async def heartbeat(
-        self, session_id: str, execution_id: uuid.UUID, ttl: timedelta = DEFAULT_TTL
-    ) -> BrowserSession:
+    async def heartbeat(self, session_id: str, execution_id: uuid.UUID, ttl: timedelta = DEFAULT_TTL) -> BrowserSession:
         """Renew the lease and last_active; LeaseLost if this execution no longer holds it."""
-        row = await self.one(
-            "renew_lease", {"id": session_id, "execution_id": execution_id, "ttl": ttl}
-        )
+        row = await self.one("renew_lease", {"id": session_id, "execution_id": execution_id, "ttl": ttl})
         if row is None:
-            raise LeaseLost(
-                f"execution {execution_id} no longer holds session {session_id}"
-            )
+            raise LeaseLost(f"execution {execution_id} no longer holds session {session_id}")
         return self._row(row, session_id)
 
     async def release(self, session_id: str, execution_id: uuid.UUID) -> BrowserSession:
         """Give the session back: isolated sessions end, the others go idle for the next lease."""
-        row = await self.one(
-            "release_lease", {"id": session_id, "execution_id": execution_id}
-        )
+        row = await self.one("release_lease", {"id": session_id, "execution_id": execution_id})
         if row is None:
-            raise LeaseLost(
-                f"execution {execution_id} no longer holds session {session_id}"
-            )
+            raise LeaseLost(f"execution {execution_id} no longer holds session {session_id}")
         return self._row(row, session_id)
 
     async def reclaim_expired(self, max_rows: int = 1000) -> int:
         """Free leases whose holder stopped heartbeating (they may also be taken over directly)."""
         return len(await self.all("reclaim_leases", {"max_rows": max_rows}))
 
-    async def set_data(
-        self, session_id: str, session_data: dict[str, Any]
-    ) -> BrowserSession:
-        row = await self.one(
-            "set_session_data",
-            {"id": session_id, "session_data": self._sealed(session_id, session_data)},
-        )
+    async def set_data(self, session_id: str, session_data: dict[str, Any]) -> BrowserSession:
+        row = await self.one("set_session_data", {"id": session_id, "session_data": self._sealed(session_id, session_data)})
         return self._row(row, session_id)
 
-    async def terminate(
-        self, session_id: str, *, error: bool = False
-    ) -> BrowserSession:
-        status = (
-            BrowserSessionStatus.ERROR if error else BrowserSessionStatus.TERMINATED
-        )
-        return self._row(
-            await self.one(
-                "set_session_status", {"id": session_id, "status": status.value}
-            ),
-            session_id,
-        )
+    async def terminate(self, session_id: str, *, error: bool = False) -> BrowserSession:
+        status = BrowserSessionStatus.ERROR if error else BrowserSessionStatus.TERMINATED
+        return self._row(await self.one("set_session_status", {"id": session_id, "status": status.value}), session_id)
