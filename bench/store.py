@@ -33,6 +33,7 @@ from harness import md5_uuid, temporary_cluster  # noqa: E402
 from report import write_section  # noqa: E402
 
 from aef_db import sql as package_sql  # noqa: E402
+from aef_db.audit.canonical import event_hash, jsonb_text, micros  # noqa: E402
 from aef_db.connection import connect  # noqa: E402
 from aef_db.runner import Runner  # noqa: E402
 from aef_db.store import Store  # noqa: E402
@@ -40,22 +41,25 @@ from aef_db.store import Store  # noqa: E402
 COMMAND = ".venv/bin/python bench/store.py"
 BENCH_SQL = package_sql.parse_named((HERE / "sql" / "queries.sql").read_text())
 USERS, EXECUTIONS = 50, 500
-COPY_COLUMNS = "(id, execution_id, user_id, seq, step_id, event_type, \"timestamp\", data, browser_state)"
+COPY_COLUMNS = "(id, execution_id, user_id, seq, step_id, event_type, \"timestamp\", data, browser_state, prev_hash, hash)"
 
 
 def owner_of(g: int) -> uuid.UUID:
     return md5_uuid(f"user{g % USERS + 1}")
 
 
-def event_rows(n: int, batch: int, start_seq: dict[int, int]) -> list[list[tuple]]:
-    """n events in batches; each batch spans 20 executions, seqs continuing per execution."""
+def event_rows(n: int, batch: int, heads: dict[int, tuple[int, bytes | None]]) -> list[list[tuple]]:
+    """n events in batches; each batch spans 20 executions, seqs and hashes continuing per
+    execution, as the LogWriter numbers and chains them (hashed before the clock starts)."""
     now = datetime.now(UTC)
     batches, rows = [], []
     for i in range(n):
         g = (i // (batch // 20)) % EXECUTIONS + 1  # runs of batch/20 events per execution
-        start_seq[g] = start_seq.get(g, 0) + 1
-        rows.append((uuid.uuid4(), md5_uuid(f"execution{g}"), owner_of(g), start_seq[g], f"step-{i % 7}", "browser_action",
-                     now, Jsonb({"i": i, "url": f"https://portal.example.com/invoices/{i}"}), None))  # fmt: skip
+        seq, prev = heads.get(g, (0, None))
+        execution_id, data = md5_uuid(f"execution{g}"), jsonb_text({"i": i, "url": f"https://portal.example.com/invoices/{i}"})
+        digest = event_hash(execution_id, seq + 1, f"step-{i % 7}", "browser_action", micros(now), data, None, prev)
+        heads[g] = (seq + 1, digest)
+        rows.append((uuid.uuid4(), execution_id, owner_of(g), seq + 1, f"step-{i % 7}", "browser_action", now, data, None, prev, digest))
         if len(rows) == batch:
             batches.append(rows)
             rows = []
@@ -77,7 +81,7 @@ def copy_batches(url: str, table: str, batches: list[list[tuple]]) -> float:
 def ingestion(url: str, rows: int, batch: int, rounds: int) -> dict[str, float]:
     """Rows per second, median of ``rounds`` interleaved rounds."""
     rates: dict[str, list[float]] = {"raw": [], "floor": [], "aef": []}
-    seqs: dict[str, dict[int, int]] = {"floor": {}, "aef": {}, "raw": {}}
+    seqs: dict[str, dict[int, tuple[int, bytes | None]]] = {"floor": {}, "aef": {}, "raw": {}}
     for _ in range(rounds):
         for name, table in (("raw", "bench_raw"), ("floor", "bench_floor"), ("aef", "public.aef_execution_logs")):
             batches = event_rows(rows, batch, seqs[name])

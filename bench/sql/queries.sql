@@ -57,3 +57,20 @@ select md5('execution' || g)::uuid, md5('sop' || (g %% %(users)s + 1))::uuid, md
 
 -- name: raw_insert
 insert into bench_raw (id, execution_id, user_id, seq, event_type, data) values (%(id)s, %(execution_id)s, %(user_id)s, %(seq)s, 'browser_action', %(data)s);
+
+-- name: bulk_insert_select
+-- One large INSERT ... SELECT naming only the seed's columns: the database fills
+-- seq, owner and (with the chain) both hashes, row by row. Runs of 1,000 events
+-- per execution, as a backfill or an import writes them, on executions from
+-- number `first` on (apart from those the COPY rounds use).
+insert into public.aef_execution_logs (execution_id, step_id, event_type, data)
+select md5('execution' || ((g / 1000) %% %(executions)s + %(first)s))::uuid, 'step-' || (g %% 7), 'browser_action',
+       jsonb_build_object('i', g, 'url', 'https://portal.example.com/invoices/' || g)
+  from generate_series(%(start)s, %(start)s + %(rows)s - 1) g;
+
+-- name: verify_load
+-- Events for the verify benchmark: per_execution events for each of a chunk of executions.
+insert into public.aef_execution_logs (execution_id, step_id, event_type, data)
+select e.id, 'step-' || (g %% 10), 'browser_action', jsonb_build_object('n', g, 'url', 'https://example.com/invoices/' || g)
+  from (select id from public.aef_executions order by id offset %(offset)s limit %(chunk)s) e,
+       generate_series(1, %(per_execution)s) g;

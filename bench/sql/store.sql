@@ -3,7 +3,7 @@
 -- but none of its triggers: the "index floor" aef-db's machinery is measured against.
 create table bench_raw (
   id uuid, execution_id uuid, user_id uuid, seq bigint, step_id varchar(256), event_type public.log_event_type,
-  "timestamp" timestamptz, data jsonb, browser_state jsonb
+  "timestamp" timestamptz, data jsonb, browser_state jsonb, prev_hash bytea, hash bytea
 );
 create table bench_floor (like public.aef_execution_logs including all);
 alter table bench_floor add foreign key (execution_id) references public.aef_executions (id);

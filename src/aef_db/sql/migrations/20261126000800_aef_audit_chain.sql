@@ -129,6 +129,7 @@ declare
   owner uuid;
   last_seq bigint;
   last_hash bytea;
+  ignored text;
 begin
   if cursor_parts[1] = new.execution_id::text and (new.seq is null or new.seq = cursor_parts[3]::bigint + 1) then
     owner := cursor_parts[2]::uuid;
@@ -152,7 +153,8 @@ begin
     new.hash := aef_private.log_hash(new.execution_id, new.seq, new.step_id, new.event_type, new."timestamp",
                                      new.data, new.browser_state, new.prev_hash);
   end if;
-  perform set_config('aef.log_cursor', concat_ws('|', new.execution_id, owner, new.seq, encode(new.hash, 'hex')), true);
+  -- an assignment, not PERFORM: it takes PL/pgSQL's fast path instead of a query per row
+  ignored := set_config('aef.log_cursor', concat_ws('|', new.execution_id, owner, new.seq, encode(new.hash, 'hex')), true);
   return new;
 end
 $$;
@@ -168,58 +170,57 @@ declare
 begin
   perform set_config('aef.log_cursor', '', true);
 
-  select i.execution_id, i.user_id into bad
-    from inserted i
-    join public.aef_executions e on e.id = i.execution_id
-   where i.user_id <> e.user_id
-   limit 1;
-  if found then
-    raise exception using errcode = 'AE006',
-      message = format('aef_execution_logs.user_id must be the owner of execution %s, not %s', bad.execution_id, bad.user_id);
-  end if;
-
-  -- (execution_id, seq) is unique, so a batch is gapless when its seqs span
-  -- exactly its row count, and it continues the log when seq first - 1 exists.
-  select g.execution_id, g.first_seq, g.last_seq, g.n into bad
-    from (select execution_id, min(seq) as first_seq, max(seq) as last_seq, count(*) as n
-            from inserted group by execution_id) g
-   where g.last_seq - g.first_seq + 1 <> g.n
-      or (g.first_seq > 1 and not exists (
-            select 1 from public.aef_execution_logs l
-             where l.execution_id = g.execution_id and l.seq = g.first_seq - 1))
-   limit 1;
-  if found then
-    raise exception using errcode = 'AE007',
-      message = format('aef_execution_logs.seq must continue execution %s without gaps: got %s..%s for %s rows',
-                       bad.execution_id, bad.first_seq, bad.last_seq, bad.n),
-      hint = 'Leave seq null to have the database assign it.';
-  end if;
-
-  select i.execution_id, i.seq, i.hash is distinct from
-           aef_private.log_hash(i.execution_id, i.seq, i.step_id, i.event_type, i."timestamp", i.data, i.browser_state, i.prev_hash)
-           as bad_hash
+  -- One pass over the batch in (execution, seq) order checks everything: the
+  -- owner, that seqs follow each other (or the stored event before the batch's
+  -- first), every hash recomputed, every link. (execution_id, seq) is unique.
+  select x.execution_id, x.seq, x.user_id, x.owner, x.after_seq,
+         case when x.owner is distinct from x.user_id then 'owner'
+              when x.seq is distinct from x.after_seq + 1 then 'gap'
+              when x.bad_hash then 'hash'
+              else 'prev_hash' end as problem
     into bad
-    from inserted i
-    left join inserted p on p.execution_id = i.execution_id and p.seq = i.seq - 1
-   where i.hash is distinct from
-           aef_private.log_hash(i.execution_id, i.seq, i.step_id, i.event_type, i."timestamp", i.data, i.browser_state, i.prev_hash)
-      or i.prev_hash is distinct from (
-           case when i.seq = 1 then null
-                when p.seq is not null then p.hash
-                else (select l.hash from public.aef_execution_logs l where l.execution_id = i.execution_id and l.seq = i.seq - 1)
-           end)
+    from (select y.*,
+                 case when y.k > 1 then y.batch_prev_seq
+                      when y.seq = 1 then 0
+                      else (select l.seq from public.aef_execution_logs l
+                             where l.execution_id = y.execution_id and l.seq = y.seq - 1) end as after_seq,
+                 case when y.k > 1 then y.batch_prev
+                      when y.seq = 1 then null
+                      else (select l.hash from public.aef_execution_logs l
+                             where l.execution_id = y.execution_id and l.seq = y.seq - 1) end as expected_prev
+            from (select i.execution_id, i.seq, i.user_id, i.prev_hash, e.user_id as owner,
+                         i.hash is distinct from aef_private.log_hash(i.execution_id, i.seq, i.step_id, i.event_type,
+                                                                     i."timestamp", i.data, i.browser_state, i.prev_hash) as bad_hash,
+                         lag(i.seq) over w as batch_prev_seq, lag(i.hash) over w as batch_prev, row_number() over w as k
+                    from inserted i
+                    left join public.aef_executions e on e.id = i.execution_id
+                  window w as (partition by i.execution_id order by i.seq)) y) x
+   where x.owner is distinct from x.user_id
+      or x.seq is distinct from x.after_seq + 1
+      or x.bad_hash
+      or x.prev_hash is distinct from x.expected_prev
    limit 1;
   if found then
+    if bad.problem = 'owner' then
+      raise exception using errcode = 'AE006',
+        message = format('aef_execution_logs.user_id must be the owner of execution %s, not %s', bad.execution_id, bad.user_id);
+    elsif bad.problem = 'gap' then
+      raise exception using errcode = 'AE007',
+        message = format('aef_execution_logs.seq must continue execution %s without gaps: got %s after %s',
+                         bad.execution_id, bad.seq, coalesce(bad.after_seq::text, 'a missing event')),
+        hint = 'Leave seq null to have the database assign it.';
+    end if;
     raise exception using errcode = 'AE009',
       message = format('aef_execution_logs.%s does not continue the audit chain of execution %s at seq %s',
-                       case when bad.bad_hash then 'hash' else 'prev_hash' end, bad.execution_id, bad.seq),
+                       bad.problem, bad.execution_id, bad.seq),
       hint = 'Leave prev_hash and hash null to have the database compute them (docs/audit.md).';
   end if;
 
   insert into aef_audit.log_heads as h (execution_id, last_seq, last_hash, updated_at)
-  select distinct on (i.execution_id) i.execution_id, i.seq, i.hash, now()
+  select i.execution_id, i.seq, i.hash, now()
     from inserted i
-   order by i.execution_id, i.seq desc
+    join (select execution_id, max(seq) as last_seq from inserted group by execution_id) g
+      on g.execution_id = i.execution_id and g.last_seq = i.seq
   on conflict (execution_id) do update
      set last_seq = excluded.last_seq, last_hash = excluded.last_hash, updated_at = excluded.updated_at
    where h.last_seq < excluded.last_seq;
