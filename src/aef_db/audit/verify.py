@@ -32,7 +32,7 @@ from aef_db.audit.canonical import GENESIS, TAG, json_string
 from aef_db.audit.digest import Digest, Q
 from aef_db.errors import AefDbError
 
-ITERSIZE = 20_000
+STREAM_CHUNK = 1_000  # rows per message where libpq can chunk (17+); one row at a time otherwise
 
 
 class VerifyError(AefDbError):
@@ -174,12 +174,11 @@ def verify(
             pins = {} if digest is None else {
                 k: v for k, v in digest.heads.items() if execution_id is None or k == str(execution_id)}  # fmt: skip
             seen_chains: set[str] = set()
-            with conn.cursor(name="aef_audit_verify", row_factory=tuple_row) as cur:
-                cur.itersize = ITERSIZE
-                cur.execute(Q["events"], params)
-                for chain_id, chain in itertools.groupby(
-                    cur, key=itemgetter(0)
-                ):  # streams, one chain at a time
+            # stream(): the server keeps sending while this process hashes, so
+            # the two work at once; memory holds one chain's state, not the log
+            with conn.cursor(row_factory=tuple_row) as cur:
+                rows = cur.stream(Q["events"], params, size=STREAM_CHUNK)
+                for chain_id, chain in itertools.groupby(rows, key=itemgetter(0)):
                     seen_chains.add(chain_id)
                     n, _, finding = _check_chain(
                         chain_id, chain, heads.get(chain_id), pins.get(chain_id)
