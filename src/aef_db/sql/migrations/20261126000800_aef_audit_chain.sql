@@ -56,15 +56,16 @@ create table aef_audit.log_heads (
   updated_at timestamptz not null default now(),
   constraint log_heads_last_seq_positive check (last_seq > 0),
   constraint log_heads_last_hash_sha256 check (octet_length(last_hash) = 32)
-);
+) with (fillfactor = 50);
 comment on table aef_audit.log_heads is
   'Each execution''s chain head: its last seq and hash, moved by the log''s statement check. Compared by aef-db audit verify and recorded by aef-db audit digest.';
 comment on column aef_audit.log_heads.execution_id is 'The execution.';
 comment on column aef_audit.log_heads.last_seq is 'The seq of its last event.';
 comment on column aef_audit.log_heads.last_hash is 'The hash of its last event.';
 comment on column aef_audit.log_heads.updated_at is 'When the head last moved; aef-db audit verify --since reads it.';
-create index log_heads_updated_at_idx on aef_audit.log_heads (updated_at);
-comment on index aef_audit.log_heads_updated_at_idx is 'Chains that moved since a time, for aef-db audit verify --since.';
+-- No index on updated_at: a head moves at every append, and with only its primary
+-- key indexed (and room on its page) that update is HOT. verify --since scans
+-- the heads, one row per execution.
 
 create table aef_audit.log_tombstones (
   id bigint generated always as identity primary key,
