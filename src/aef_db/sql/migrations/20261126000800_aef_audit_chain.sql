@@ -189,11 +189,14 @@ begin
                       when y.seq = 1 then null
                       else (select l.hash from public.aef_execution_logs l
                              where l.execution_id = y.execution_id and l.seq = y.seq - 1) end as expected_prev
-            from (select i.execution_id, i.seq, i.user_id, i.prev_hash, e.user_id as owner,
-                         i.hash is distinct from aef_private.log_hash(i.execution_id, i.seq, i.step_id, i.event_type,
-                                                                     i."timestamp", i.data, i.browser_state, i.prev_hash) as bad_hash,
+            from (select i.execution_id, i.seq, i.user_id, i.prev_hash, i.bad_hash, e.user_id as owner,
                          lag(i.seq) over w as batch_prev_seq, lag(i.hash) over w as batch_prev, row_number() over w as k
-                    from inserted i
+                    -- hash while scanning, then sort only narrow rows (offset 0 keeps the
+                    -- payload out of the sort and the window's buffer)
+                    from (select n.execution_id, n.seq, n.user_id, n.prev_hash, n.hash,
+                                 n.hash is distinct from aef_private.log_hash(n.execution_id, n.seq, n.step_id, n.event_type,
+                                                                             n."timestamp", n.data, n.browser_state, n.prev_hash) as bad_hash
+                            from inserted n offset 0) i
                     left join public.aef_executions e on e.id = i.execution_id
                   window w as (partition by i.execution_id order by i.seq)) y) x
    where x.owner is distinct from x.user_id
