@@ -2,8 +2,9 @@
 # The main job: install what is missing, start the embedded database under
 # $AEF_DB_HOME (default ./.aef), apply every migration, run a sample SOP execution
 # (aef-db demo: simulated browser, real database), then show the migrations'
-# status and the doctor's report. Safe to run again: setup and migrations are
-# no-ops when done, and each demo run adds one more execution.
+# status, the doctor's report and the audit chain's verification. Safe to run
+# again: setup and migrations are no-ops when done, and each demo run adds one
+# more execution.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -13,3 +14,4 @@ $aef migrate up
 $aef demo
 $aef migrate status
 $aef doctor
+$aef audit verify

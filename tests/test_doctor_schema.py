@@ -14,6 +14,7 @@ BREAKAGE = {
     "realtime publication": "alter publication supabase_realtime drop table public.aef_execution_logs",
     "foreign keys indexed": "drop index public.aef_checkpoints_execution_id_idx",
     "policies wrap auth calls": "create policy \"Bare\" on public.aef_checkpoints for select to authenticated using (user_id = auth.uid())",
+    "log triggers enabled": "alter table public.aef_execution_logs disable trigger aef_30_append_only",
 }
 
 

@@ -114,6 +114,8 @@ def _schema_checks(conn: Any) -> list[Check]:
         "foreign keys indexed": (unindexed_foreign_keys(conn), "every one", "no index for "),
         "policies wrap auth calls": (_names(conn, "unwrapped_auth_calls", "policy"), "(select auth.uid()) everywhere",
                                      "bare auth call (once per row) in "),
+        "log triggers enabled": (_names(conn, "log_triggers_off"), "fill, check and append-only all firing",
+                                 "not firing: "),
     }
     return [
         Check(name, Level.FAIL if bad else Level.OK, (prefix + ", ".join(bad)) if bad else good)

@@ -63,3 +63,13 @@ select p.tablename || ': ' || p.policyname as policy
    and regexp_count(coalesce(p.qual, '') || ' ' || coalesce(p.with_check, ''), 'auth\.(uid|role|jwt)\(\)')
        <> regexp_count(coalesce(p.qual, '') || ' ' || coalesce(p.with_check, ''), 'SELECT auth\.(uid|role|jwt)\(\)')
  order by 1;
+
+-- name: log_triggers_off
+-- The log's guards that are not firing as they should: the fill and the check
+-- fire on origin ('O'), append-only always ('A'). A trigger switched off (by a
+-- superuser, say) is how a log gets edited; verify then tells what changed.
+select t.tgname as relname
+  from pg_trigger t
+ where t.tgrelid = 'public.aef_execution_logs'::regclass and not t.tgisinternal
+   and t.tgenabled <> case when left(t.tgname, 5) = 'aef_3' then 'A' else 'O' end
+ order by 1;

@@ -174,13 +174,18 @@ begin
   -- One pass over the batch in (execution, seq) order checks everything: the
   -- owner, that seqs follow each other (or the stored event before the batch's
   -- first), every hash recomputed, every link. (execution_id, seq) is unique.
-  select x.execution_id, x.seq, x.user_id, x.owner, x.after_seq,
-         case when x.owner is distinct from x.user_id then 'owner'
+  select x.execution_id, x.seq, x.user_id, x.after_seq,
+         case when not x.owner_ok then 'owner'
               when x.seq is distinct from x.after_seq + 1 then 'gap'
               when x.bad_hash then 'hash'
               else 'prev_hash' end as problem
     into bad
     from (select y.*,
+                 -- lookups only for a batch's first row of each execution: the
+                 -- rows after it must match it (same owner, next seq, its hash)
+                 case when y.k > 1 then y.user_id = y.batch_prev_user
+                      else y.user_id is not distinct from (select e.user_id from public.aef_executions e
+                                                            where e.id = y.execution_id) end as owner_ok,
                  case when y.k > 1 then y.batch_prev_seq
                       when y.seq = 1 then 0
                       else (select l.seq from public.aef_execution_logs l
@@ -189,17 +194,17 @@ begin
                       when y.seq = 1 then null
                       else (select l.hash from public.aef_execution_logs l
                              where l.execution_id = y.execution_id and l.seq = y.seq - 1) end as expected_prev
-            from (select i.execution_id, i.seq, i.user_id, i.prev_hash, i.bad_hash, e.user_id as owner,
-                         lag(i.seq) over w as batch_prev_seq, lag(i.hash) over w as batch_prev, row_number() over w as k
+            from (select i.execution_id, i.seq, i.user_id, i.prev_hash, i.bad_hash,
+                         lag(i.seq) over w as batch_prev_seq, lag(i.hash) over w as batch_prev,
+                         lag(i.user_id) over w as batch_prev_user, row_number() over w as k
                     -- hash while scanning, then sort only narrow rows (offset 0 keeps the
                     -- payload out of the sort and the window's buffer)
                     from (select n.execution_id, n.seq, n.user_id, n.prev_hash, n.hash,
                                  n.hash is distinct from aef_private.log_hash(n.execution_id, n.seq, n.step_id, n.event_type,
                                                                              n."timestamp", n.data, n.browser_state, n.prev_hash) as bad_hash
                             from inserted n offset 0) i
-                    left join public.aef_executions e on e.id = i.execution_id
                   window w as (partition by i.execution_id order by i.seq)) y) x
-   where x.owner is distinct from x.user_id
+   where not x.owner_ok
       or x.seq is distinct from x.after_seq + 1
       or x.bad_hash
       or x.prev_hash is distinct from x.expected_prev
