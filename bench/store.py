@@ -200,7 +200,7 @@ def main() -> None:
         "|---|---|---|---|",
         f"| raw COPY, unindexed table | {rates['raw']:,.0f} | 1.00 | {rates['raw'] / rates['floor']:.2f} |",
         f"| index floor: the log's indexes, constraints, FK, no triggers | {rates['floor']:,.0f} | {rates['floor'] / rates['raw']:.2f} | 1.00 |",
-        f"| aef_execution_logs: indexes, RLS, FK, guards, seq and owner checks | {rates['aef']:,.0f} | {rates['aef'] / rates['raw']:.2f} | {rates['aef'] / rates['floor']:.2f} |",
+        f"| aef_execution_logs: indexes, RLS, FK, guards, seq, owner and chain checks | {rates['aef']:,.0f} | {rates['aef'] / rates['raw']:.2f} | {rates['aef'] / rates['floor']:.2f} |",
         f"| the whole LogWriter path (validation, batching, COPY) | {writer:,.0f} | {writer / rates['raw']:.2f} | {writer / rates['floor']:.2f} |",
         "",
         f"Single durable event: `logs.append` p50 {append['append']:.3f} ms, a bare autocommit INSERT into an unindexed table"

@@ -29,4 +29,10 @@ def test_queries_benchmark_runs_at_a_tiny_size() -> None:
 def test_store_benchmark_runs_at_a_tiny_size() -> None:
     out = run_bench("store.py", "--rows", "2000", "--batch", "500", "--rounds", "1", "--appends", "5",
                     "--leases", "50", "--memory-events", "1000")  # fmt: skip
-    assert "| aef_execution_logs: indexes, RLS, FK, guards, seq and owner checks |" in out
+    assert "| aef_execution_logs: indexes, RLS, FK, guards, seq, owner and chain checks |" in out
+
+
+def test_audit_benchmark_runs_at_a_tiny_size() -> None:
+    out = run_bench("audit.py", "--rows", "2000", "--batch", "500", "--rounds", "1", "--appends", "5",
+                    "--append-rounds", "1", "--verify-rows", "2000")  # fmt: skip
+    assert "| COPY, chain on |" in out and "events/s" in out

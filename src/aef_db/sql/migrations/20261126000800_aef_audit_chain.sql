@@ -168,8 +168,9 @@ set search_path = ''
 as $$
 declare
   bad record;
+  ignored text;
 begin
-  perform set_config('aef.log_cursor', '', true);
+  ignored := set_config('aef.log_cursor', '', true);  -- an assignment: no query per statement
 
   -- One pass over the batch in (execution, seq) order checks everything: the
   -- owner, that seqs follow each other (or the stored event before the batch's
@@ -180,20 +181,12 @@ begin
               when x.bad_hash then 'hash'
               else 'prev_hash' end as problem
     into bad
-    from (select y.*,
-                 -- lookups only for a batch's first row of each execution: the
-                 -- rows after it must match it (same owner, next seq, its hash)
-                 case when y.k > 1 then y.user_id = y.batch_prev_user
-                      else y.user_id is not distinct from (select e.user_id from public.aef_executions e
-                                                            where e.id = y.execution_id) end as owner_ok,
-                 case when y.k > 1 then y.batch_prev_seq
-                      when y.seq = 1 then 0
-                      else (select l.seq from public.aef_execution_logs l
-                             where l.execution_id = y.execution_id and l.seq = y.seq - 1) end as after_seq,
-                 case when y.k > 1 then y.batch_prev
-                      when y.seq = 1 then null
-                      else (select l.hash from public.aef_execution_logs l
-                             where l.execution_id = y.execution_id and l.seq = y.seq - 1) end as expected_prev
+    from (select y.execution_id, y.seq, y.user_id, y.prev_hash, y.bad_hash,
+                 -- lookups (lateral: index probes) only for a batch's first row of each
+                 -- execution; the rows after it must match it: same owner, next seq, its hash
+                 case when y.k > 1 then y.user_id = y.batch_prev_user else y.user_id is not distinct from o.user_id end as owner_ok,
+                 case when y.k > 1 then y.batch_prev_seq when y.seq = 1 then 0 else p.seq end as after_seq,
+                 case when y.k > 1 then y.batch_prev when y.seq = 1 then null else p.hash end as expected_prev
             from (select i.execution_id, i.seq, i.user_id, i.prev_hash, i.bad_hash,
                          lag(i.seq) over w as batch_prev_seq, lag(i.hash) over w as batch_prev,
                          lag(i.user_id) over w as batch_prev_user, row_number() over w as k
@@ -203,7 +196,11 @@ begin
                                  n.hash is distinct from aef_private.log_hash(n.execution_id, n.seq, n.step_id, n.event_type,
                                                                              n."timestamp", n.data, n.browser_state, n.prev_hash) as bad_hash
                             from inserted n offset 0) i
-                  window w as (partition by i.execution_id order by i.seq)) y) x
+                  window w as (partition by i.execution_id order by i.seq)) y
+            left join lateral (select e.user_id from public.aef_executions e
+                                where y.k = 1 and e.id = y.execution_id) o on true
+            left join lateral (select l.seq, l.hash from public.aef_execution_logs l
+                                where y.k = 1 and y.seq > 1 and l.execution_id = y.execution_id and l.seq = y.seq - 1) p on true) x
    where not x.owner_ok
       or x.seq is distinct from x.after_seq + 1
       or x.bad_hash
