@@ -41,6 +41,7 @@ def check(db: Database, **kwargs: object) -> Report:
 def as_superuser_without_triggers(db: Database, *statements: tuple[str, tuple]) -> None:
     """What a superuser can do: switch the log's triggers off and edit it."""
     with db.connect(superuser=True) as conn, conn.transaction():
+        conn.execute("alter table public.aef_execution_logs drop constraint aef_execution_logs_hash_covers_event")
         conn.execute("alter table public.aef_execution_logs disable trigger all")
         for sql, params in statements:
             conn.execute(sql, params)  # type: ignore[arg-type]
@@ -151,17 +152,25 @@ def migrated_conn(cluster, migrated_template: str):  # type: ignore[no-untyped-d
 # -- blocked ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("column", ["hash", "prev_hash"])
-def test_forged_hashes_are_refused_on_insert(migrated: Database, column: str) -> None:
+@pytest.mark.parametrize(("column", "sqlstate", "rule"), [
+    ("hash", "23514", "aef_execution_logs_hash_covers_event"),
+    ("prev_hash", "AE009", "does not continue the audit chain"),
+])  # fmt: skip
+def test_forged_hashes_are_refused_on_insert(migrated: Database, column: str, sqlstate: str, rule: str) -> None:
     execution_id = chain(migrated, 2, 1)[0]
-    forged = {"hash": b"\x01" * 32, "prev_hash": b"\x02" * 32}
-    with (
-        pytest.raises(psycopg.Error) as excinfo,
-        migrated.acting("service_role") as conn,
-    ):
-        conn.execute(f"insert into public.aef_execution_logs (execution_id, event_type, {column}) values (%s, 'step_started', %s)",
-                     (execution_id, forged[column]))  # fmt: skip
-    assert excinfo.value.sqlstate == "AE009" and "audit chain" in str(excinfo.value)
+    with migrated.connect() as conn:
+        last = conn.execute("select seq, hash from public.aef_execution_logs where seq = 2").fetchone()
+    # a writer that supplies everything, honestly computed, with one field forged
+    when = dt.datetime.now(dt.UTC)
+    prev = b"\x01" * 32 if column == "prev_hash" else last["hash"]  # a forged link, hashed consistently
+    row = {"prev_hash": prev, "hash": event_hash(execution_id, 3, None, "step_started", micros(when), "{}", None, prev)}
+    if column == "hash":
+        row["hash"] = b"\x01" * 32
+    with pytest.raises(psycopg.Error) as excinfo, migrated.acting("service_role") as conn:
+        conn.execute("insert into public.aef_execution_logs (execution_id, user_id, seq, event_type, \"timestamp\", data, prev_hash, hash)"
+                     " values (%s, %s, 3, 'step_started', %s, '{}', %s, %s)",
+                     (execution_id, OWNER, when, row["prev_hash"], row["hash"]))  # fmt: skip
+    assert excinfo.value.sqlstate == sqlstate and rule in str(excinfo.value)
     assert f.one(migrated, "select count(*) from public.aef_execution_logs") == 2
 
 

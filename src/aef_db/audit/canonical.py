@@ -1,6 +1,6 @@
 """The canonical encoding of a log event, version ``aef-log-v1`` (docs/audit.md).
 
-The database computes the same bytes in ``aef_private.log_record``; a test holds
+The database hashes the same bytes in ``aef_private.log_hash``; a test holds
 the two together. ``jsonb_text`` renders a JSON value exactly as PostgreSQL's
 ``jsonb::text`` does, so a writer that sends that text knows what the database
 will hash: keys ordered by byte length then bytes, ``", "`` and ``": "``

@@ -210,10 +210,12 @@ class LogWriter:
             return total
 
     async def _chain(self, batch: list[_Pending]) -> list[tuple[Any, ...]]:
-        """The batch's COPY rows, each event hashed onto the one before it."""
+        """The batch's COPY rows, each event hashed onto the one before it, each
+        execution's events together (the database then checks each run's links
+        against the row before, and probes the table once per run)."""
         last: dict[uuid.UUID, bytes | None] = {}
         rows = []
-        for e in batch:
+        for e in sorted(batch, key=lambda e: (e.execution_id, e.seq)):
             prev = last[e.execution_id] if e.execution_id in last else await self.logs.hash_before(e.execution_id, e.seq)
             digest = event_hash(e.execution_id, e.seq, e.step_id, e.event_type, micros(e.timestamp), e.data, e.browser_state, prev)
             last[e.execution_id] = digest

@@ -1,9 +1,10 @@
 -- Rollback of 20261126000800 aef_audit_chain: the log's triggers of 20261126000400.
 -- Hashes already written stay in the rows; nothing reads or checks them any more.
--- squawk-ignore-file ban-drop-table, ban-drop-function, ban-drop-schema
+-- squawk-ignore-file ban-drop-table, ban-drop-function, ban-drop-schema, ban-drop-constraint
 set lock_timeout = '5s';
 set statement_timeout = '60s';
 
+alter table public.aef_execution_logs drop constraint aef_execution_logs_hash_covers_event;
 drop trigger aef_10_fill on public.aef_execution_logs;
 create trigger aef_10_fill before insert on public.aef_execution_logs
   for each row when (new.user_id is null or new.seq is null)
@@ -94,7 +95,6 @@ drop table aef_audit.log_tombstones;
 drop table aef_audit.log_heads;
 drop schema aef_audit;
 drop function aef_private.log_hash(uuid, bigint, text, public.log_event_type, timestamptz, jsonb, jsonb, bytea);
-drop function aef_private.log_record(uuid, bigint, text, public.log_event_type, timestamptz, jsonb, jsonb, bytea);
 
 comment on column public.aef_execution_logs.prev_hash is 'Audit chain: the hash of the previous event of the execution (null until the audit chain is installed).';
 comment on column public.aef_execution_logs.hash is 'Audit chain: this event''s hash (null until the audit chain is installed).';

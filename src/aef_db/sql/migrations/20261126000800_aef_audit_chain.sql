@@ -20,34 +20,27 @@ comment on schema aef_audit is
   'The audit chain''s heads and tombstones, and the one sanctioned way to archive a log. Not exposed through the Data API.';
 revoke all on schema aef_audit from public;
 
--- The canonical encoding, in one place. Stable, not immutable: to_jsonb of a
--- text and the enum's text are stable, and an immutable function over stable
--- parts would never be inlined (decision 29).
-create function aef_private.log_record(
-  execution_id uuid, seq bigint, step_id text, event_type public.log_event_type, ts timestamptz,
-  data jsonb, browser_state jsonb, prev_hash bytea
-) returns text
-language sql stable parallel safe
-as $$
-  select concat('aef-log-v1', E'\n', execution_id::text, E'\n', seq::text, E'\n',
-                coalesce(to_jsonb(step_id)::text, 'null'), E'\n', event_type::text, E'\n',
-                ((extract(epoch from ts) * 1000000)::bigint)::text, E'\n', data::text, E'\n',
-                coalesce(browser_state::text, 'null'), E'\n',
-                coalesce(encode(prev_hash, 'hex'), repeat('0', 64)), E'\n')
-$$;
-comment on function aef_private.log_record(uuid, bigint, text, public.log_event_type, timestamptz, jsonb, jsonb, bytea) is
-  'An event''s canonical encoding, version aef-log-v1 (docs/audit.md): what its hash covers.';
-
+-- The canonical encoding and its hash, in one place. Stable, not immutable:
+-- to_jsonb of a text and the enum's text are stable, and an immutable function
+-- over stable parts would never be inlined (decision 29). The body names only
+-- built-ins, so a writer needs EXECUTE on it but no USAGE on aef_private to
+-- have it inlined into the hash check.
 create function aef_private.log_hash(
   execution_id uuid, seq bigint, step_id text, event_type public.log_event_type, ts timestamptz,
   data jsonb, browser_state jsonb, prev_hash bytea
 ) returns bytea
 language sql stable parallel safe
 as $$
-  select sha256(convert_to(aef_private.log_record(execution_id, seq, step_id, event_type, ts, data, browser_state, prev_hash), 'UTF8'))
+  select sha256(convert_to(
+    concat('aef-log-v1', E'\n', execution_id::text, E'\n', seq::text, E'\n',
+           coalesce(to_jsonb(step_id)::text, 'null'), E'\n', event_type::text, E'\n',
+           ((extract(epoch from ts) * 1000000)::bigint)::text, E'\n', data::text, E'\n',
+           coalesce(browser_state::text, 'null'), E'\n',
+           coalesce(encode(prev_hash, 'hex'), repeat('0', 64)), E'\n'),
+    'UTF8'))
 $$;
 comment on function aef_private.log_hash(uuid, bigint, text, public.log_event_type, timestamptz, jsonb, jsonb, bytea) is
-  'sha256 of an event''s canonical encoding.';
+  'sha256 of an event''s canonical encoding, version aef-log-v1 (docs/audit.md): the bytes its hash covers.';
 
 create table aef_audit.log_heads (
   execution_id uuid primary key references public.aef_executions (id),
@@ -115,6 +108,17 @@ begin
 end
 $$;
 alter table public.aef_execution_logs enable always trigger aef_30_append_only;
+
+-- Every event's hash covers the event, for every writer, checked by the executor
+-- row by row (no PL/pgSQL): a supplied hash that does not match is refused here.
+alter table public.aef_execution_logs
+  add constraint aef_execution_logs_hash_covers_event check (
+    hash is not null
+    and hash = aef_private.log_hash(execution_id, seq, step_id, event_type, "timestamp", data, browser_state, prev_hash)
+  ) not valid;
+-- squawk-ignore constraint-missing-not-valid
+alter table public.aef_execution_logs validate constraint aef_execution_logs_hash_covers_event;
+
 insert into aef_audit.log_heads (execution_id, last_seq, last_hash)
 select distinct on (execution_id) execution_id, seq, hash from public.aef_execution_logs order by execution_id, seq desc;
 
@@ -172,38 +176,32 @@ declare
 begin
   ignored := set_config('aef.log_cursor', '', true);  -- an assignment: no query per statement
 
-  -- One pass over the batch in (execution, seq) order checks everything: the
-  -- owner, that seqs follow each other (or the stored event before the batch's
-  -- first), every hash recomputed, every link. (execution_id, seq) is unique.
+  -- Every hash matches its event (the check constraint saw to that, row by row);
+  -- here, in one pass over the batch in the order it came, every link, seq and
+  -- owner. A row whose predecessor came right before it in the batch is checked
+  -- against that row; any other row (a run's first) against the stored event
+  -- before it and the execution, by index probes. Writers that send each
+  -- execution's events together (the store sorts its batches) probe once per run.
   select x.execution_id, x.seq, x.user_id, x.after_seq,
          case when not x.owner_ok then 'owner'
               when x.seq is distinct from x.after_seq + 1 then 'gap'
-              when x.bad_hash then 'hash'
               else 'prev_hash' end as problem
     into bad
-    from (select y.execution_id, y.seq, y.user_id, y.prev_hash, y.bad_hash,
-                 -- lookups (lateral: index probes) only for a batch's first row of each
-                 -- execution; the rows after it must match it: same owner, next seq, its hash
-                 case when y.k > 1 then y.user_id = y.batch_prev_user else y.user_id is not distinct from o.user_id end as owner_ok,
-                 case when y.k > 1 then y.batch_prev_seq when y.seq = 1 then 0 else p.seq end as after_seq,
-                 case when y.k > 1 then y.batch_prev when y.seq = 1 then null else p.hash end as expected_prev
-            from (select i.execution_id, i.seq, i.user_id, i.prev_hash, i.bad_hash,
-                         lag(i.seq) over w as batch_prev_seq, lag(i.hash) over w as batch_prev,
-                         lag(i.user_id) over w as batch_prev_user, row_number() over w as k
-                    -- hash while scanning, then sort only narrow rows (offset 0 keeps the
-                    -- payload out of the sort and the window's buffer)
-                    from (select n.execution_id, n.seq, n.user_id, n.prev_hash, n.hash,
-                                 n.hash is distinct from aef_private.log_hash(n.execution_id, n.seq, n.step_id, n.event_type,
-                                                                             n."timestamp", n.data, n.browser_state, n.prev_hash) as bad_hash
-                            from inserted n offset 0) i
-                  window w as (partition by i.execution_id order by i.seq)) y
+    from (select y.execution_id, y.seq, y.user_id, y.prev_hash,
+                 case when y.follows then y.user_id = y.before_user else y.user_id is not distinct from o.user_id end as owner_ok,
+                 case when y.follows then y.before_seq when y.seq = 1 then 0 else p.seq end as after_seq,
+                 case when y.follows then y.before_hash when y.seq = 1 then null else p.hash end as expected_prev
+            from (select i.*, i.before_execution is not distinct from i.execution_id and i.before_seq = i.seq - 1 as follows
+                    from (select n.execution_id, n.seq, n.user_id, n.prev_hash,
+                                 lag(n.execution_id) over () as before_execution, lag(n.seq) over () as before_seq,
+                                 lag(n.hash) over () as before_hash, lag(n.user_id) over () as before_user
+                            from (select execution_id, seq, user_id, prev_hash, hash from inserted offset 0) n) i) y
             left join lateral (select e.user_id from public.aef_executions e
-                                where y.k = 1 and e.id = y.execution_id) o on true
+                                where not y.follows and e.id = y.execution_id) o on true
             left join lateral (select l.seq, l.hash from public.aef_execution_logs l
-                                where y.k = 1 and y.seq > 1 and l.execution_id = y.execution_id and l.seq = y.seq - 1) p on true) x
+                                where not y.follows and y.seq > 1 and l.execution_id = y.execution_id and l.seq = y.seq - 1) p on true) x
    where not x.owner_ok
       or x.seq is distinct from x.after_seq + 1
-      or x.bad_hash
       or x.prev_hash is distinct from x.expected_prev
    limit 1;
   if found then
@@ -302,6 +300,10 @@ comment on function aef_audit.archive_execution_logs(uuid, text) is
 revoke all on all functions in schema aef_private from public;
 revoke all on function aef_audit.archive_execution_logs(uuid, text) from public;
 revoke all on all tables in schema aef_audit from public;
+-- The hash check runs as the inserting role: the writers may call the (pure)
+-- encoding function, and nothing else in aef_private.
+grant execute on function aef_private.log_hash(uuid, bigint, text, public.log_event_type, timestamptz, jsonb, jsonb, bytea)
+  to service_role, authenticated;
 grant usage on schema aef_audit to service_role;
 grant execute on function aef_audit.archive_execution_logs(uuid, text) to service_role;
 
