@@ -31,12 +31,12 @@ create function aef_private.log_hash(
 ) returns bytea
 language sql stable parallel safe
 as $$
+  -- format() is the cheapest way to join the fields (measured against concat and ||)
   select sha256(convert_to(
-    concat('aef-log-v1', E'\n', execution_id::text, E'\n', seq::text, E'\n',
-           coalesce(to_jsonb(step_id)::text, 'null'), E'\n', event_type::text, E'\n',
-           ((extract(epoch from ts) * 1000000)::bigint)::text, E'\n', data::text, E'\n',
-           coalesce(browser_state::text, 'null'), E'\n',
-           coalesce(encode(prev_hash, 'hex'), repeat('0', 64)), E'\n'),
+    format(E'aef-log-v1\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n',
+           execution_id, seq, coalesce(to_jsonb(step_id)::text, 'null'), event_type,
+           (extract(epoch from ts) * 1000000)::bigint, data, coalesce(browser_state::text, 'null'),
+           coalesce(encode(prev_hash, 'hex'), repeat('0', 64))),
     'UTF8'))
 $$;
 comment on function aef_private.log_hash(uuid, bigint, text, public.log_event_type, timestamptz, jsonb, jsonb, bytea) is
