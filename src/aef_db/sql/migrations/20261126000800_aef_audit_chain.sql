@@ -111,10 +111,19 @@ alter table public.aef_execution_logs enable always trigger aef_30_append_only;
 
 -- Every event's hash covers the event, for every writer, checked by the executor
 -- row by row (no PL/pgSQL): a supplied hash that does not match is refused here.
+-- The expression is aef_private.log_hash's body, written out: a constraint is
+-- prepared again for every statement, and inlining a function there would mean
+-- parsing its body every time (a cost single-event appends would feel). Should
+-- the two ever differ, every filled insert fails this check.
 alter table public.aef_execution_logs
   add constraint aef_execution_logs_hash_covers_event check (
     hash is not null
-    and hash = aef_private.log_hash(execution_id, seq, step_id, event_type, "timestamp", data, browser_state, prev_hash)
+    and hash = sha256(convert_to(
+      format(E'aef-log-v1\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n',
+             execution_id, seq, coalesce(to_jsonb(step_id::text)::text, 'null'), event_type,
+             (extract(epoch from "timestamp") * 1000000)::bigint, data, coalesce(browser_state::text, 'null'),
+             coalesce(encode(prev_hash, 'hex'), repeat('0', 64))),
+      'UTF8'))
   ) not valid;
 -- squawk-ignore constraint-missing-not-valid
 alter table public.aef_execution_logs validate constraint aef_execution_logs_hash_covers_event;
@@ -300,10 +309,6 @@ comment on function aef_audit.archive_execution_logs(uuid, text) is
 revoke all on all functions in schema aef_private from public;
 revoke all on function aef_audit.archive_execution_logs(uuid, text) from public;
 revoke all on all tables in schema aef_audit from public;
--- The hash check runs as the inserting role: the writers may call the (pure)
--- encoding function, and nothing else in aef_private.
-grant execute on function aef_private.log_hash(uuid, bigint, text, public.log_event_type, timestamptz, jsonb, jsonb, bytea)
-  to service_role, authenticated;
 grant usage on schema aef_audit to service_role;
 grant execute on function aef_audit.archive_execution_logs(uuid, text) to service_role;
 
