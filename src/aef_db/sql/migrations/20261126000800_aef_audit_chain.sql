@@ -180,54 +180,63 @@ language plpgsql security definer
 set search_path = ''
 as $$
 declare
-  bad record;
+  r record;
+  before_seq bigint;
+  before_hash bytea;
+  owner uuid;
   ignored text;
 begin
   ignored := set_config('aef.log_cursor', '', true);  -- an assignment: no query per statement
 
-  -- Every hash matches its event (the check constraint saw to that, row by row);
-  -- here, in one pass over the batch in the order it came, every link, seq and
-  -- owner. A row whose predecessor came right before it in the batch is checked
-  -- against that row; any other row (a run's first) against the stored event
-  -- before it and the execution, by index probes. Writers that send each
-  -- execution's events together (the store sorts its batches) probe once per run.
-  select x.execution_id, x.seq, x.user_id, x.after_seq,
-         case when not x.owner_ok then 'owner'
-              when x.seq is distinct from x.after_seq + 1 then 'gap'
-              else 'prev_hash' end as problem
-    into bad
-    from (select y.execution_id, y.seq, y.user_id, y.prev_hash,
-                 case when y.follows then y.user_id = y.before_user else y.user_id is not distinct from o.user_id end as owner_ok,
-                 case when y.follows then y.before_seq when y.seq = 1 then 0 else p.seq end as after_seq,
-                 case when y.follows then y.before_hash when y.seq = 1 then null else p.hash end as expected_prev
-            from (select i.*, i.before_execution is not distinct from i.execution_id and i.before_seq = i.seq - 1 as follows
-                    from (select n.execution_id, n.seq, n.user_id, n.prev_hash,
-                                 lag(n.execution_id) over () as before_execution, lag(n.seq) over () as before_seq,
-                                 lag(n.hash) over () as before_hash, lag(n.user_id) over () as before_user
-                            from (select execution_id, seq, user_id, prev_hash, hash from inserted offset 0) n) i) y
-            left join lateral (select e.user_id from public.aef_executions e
-                                where not y.follows and e.id = y.execution_id) o on true
-            left join lateral (select l.seq, l.hash from public.aef_execution_logs l
-                                where not y.follows and y.seq > 1 and l.execution_id = y.execution_id and l.seq = y.seq - 1) p on true) x
-   where not x.owner_ok
-      or x.seq is distinct from x.after_seq + 1
-      or x.prev_hash is distinct from x.expected_prev
-   limit 1;
-  if found then
-    if bad.problem = 'owner' then
-      raise exception using errcode = 'AE006',
-        message = format('aef_execution_logs.user_id must be the owner of execution %s, not %s', bad.execution_id, bad.user_id);
-    elsif bad.problem = 'gap' then
-      raise exception using errcode = 'AE007',
-        message = format('aef_execution_logs.seq must continue execution %s without gaps: got %s after %s',
-                         bad.execution_id, bad.seq, coalesce(bad.after_seq::text, 'a missing event')),
-        hint = 'Leave seq null to have the database assign it.';
+  -- Every hash matches its event (the check constraint saw to that, row by row).
+  -- Here, one pass over the batch in the order it came: a row whose predecessor
+  -- came just before it must carry its owner and hash. The pass returns only the
+  -- rows that broke such a link and the first row of each run, which the loop
+  -- checks against the execution and the stored event before it. Writers that
+  -- send each execution's events together (the store sorts its batches) make
+  -- that one lookup per execution per batch.
+  for r in
+    select n.execution_id, n.seq, n.user_id, n.prev_hash, n.follows
+      from (select x.execution_id, x.seq, x.user_id, x.prev_hash, x.before_user, x.before_hash,
+                   x.before_execution is not distinct from x.execution_id and x.before_seq = x.seq - 1 as follows
+              from (select i.execution_id, i.seq, i.user_id, i.prev_hash,
+                           lag(i.execution_id) over () as before_execution, lag(i.seq) over () as before_seq,
+                           lag(i.hash) over () as before_hash, lag(i.user_id) over () as before_user
+                      from (select execution_id, seq, user_id, prev_hash, hash from inserted offset 0) i) x) n
+     where not n.follows or n.user_id <> n.before_user or n.prev_hash is distinct from n.before_hash
+  loop
+    if r.follows then  -- inside a run: the row before it in the batch is its predecessor
+      if r.user_id <> (select l.user_id from public.aef_execution_logs l where l.execution_id = r.execution_id and l.seq = r.seq - 1) then
+        raise exception using errcode = 'AE006',
+          message = format('aef_execution_logs.user_id must be the owner of execution %s, not %s', r.execution_id, r.user_id);
+      end if;
+      raise exception using errcode = 'AE009',
+        message = format('aef_execution_logs.prev_hash does not continue the audit chain of execution %s at seq %s', r.execution_id, r.seq),
+        hint = 'Leave prev_hash and hash null to have the database compute them (docs/audit.md).';
     end if;
-    raise exception using errcode = 'AE009',
-      message = format('aef_execution_logs.%s does not continue the audit chain of execution %s at seq %s',
-                       bad.problem, bad.execution_id, bad.seq),
-      hint = 'Leave prev_hash and hash null to have the database compute them (docs/audit.md).';
-  end if;
+    select e.user_id into owner from public.aef_executions e where e.id = r.execution_id;
+    if owner is distinct from r.user_id then
+      raise exception using errcode = 'AE006',
+        message = format('aef_execution_logs.user_id must be the owner of execution %s, not %s', r.execution_id, r.user_id);
+    end if;
+    before_seq := null;
+    before_hash := null;
+    if r.seq > 1 then
+      select l.seq, l.hash into before_seq, before_hash
+        from public.aef_execution_logs l where l.execution_id = r.execution_id and l.seq = r.seq - 1;
+      if before_seq is null then
+        raise exception using errcode = 'AE007',
+          message = format('aef_execution_logs.seq must continue execution %s without gaps: got %s after a missing event',
+                           r.execution_id, r.seq),
+          hint = 'Leave seq null to have the database assign it.';
+      end if;
+    end if;
+    if r.prev_hash is distinct from before_hash then
+      raise exception using errcode = 'AE009',
+        message = format('aef_execution_logs.prev_hash does not continue the audit chain of execution %s at seq %s', r.execution_id, r.seq),
+        hint = 'Leave prev_hash and hash null to have the database compute them (docs/audit.md).';
+    end if;
+  end loop;
 
   insert into aef_audit.log_heads as h (execution_id, last_seq, last_hash, updated_at)
   select i.execution_id, i.seq, i.hash, now()
