@@ -20,9 +20,7 @@ TAG = "aef-log-v1"
 GENESIS = "0" * 64  # the previous hash written for seq 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = datetime.resolution
-json_string = (
-    json.encoder.encode_basestring
-)  # escapes as PostgreSQL's escape_json does (non-ASCII kept)
+_json_string = json.encoder.encode_basestring  # escapes as PostgreSQL's escape_json does (non-ASCII kept)
 
 
 def _key_order(key: str) -> tuple[int, bytes]:
@@ -48,7 +46,7 @@ def jsonb_text(value: Any) -> str:
     if value is False:
         return "false"
     if isinstance(value, str):
-        return json_string(value)
+        return _json_string(value)
     if isinstance(value, int | float):
         return _number(value)
     if isinstance(value, dict):
@@ -58,7 +56,7 @@ def jsonb_text(value: Any) -> str:
                     f"JSON object keys are strings, not {type(key).__name__}"
                 )
         items = sorted(value.items(), key=lambda kv: _key_order(kv[0]))
-        return "{" + ", ".join(f"{json_string(k)}: {jsonb_text(v)}" for k, v in items) + "}"
+        return "{" + ", ".join(f"{_json_string(k)}: {jsonb_text(v)}" for k, v in items) + "}"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(jsonb_text(v) for v in value) + "]"
     raise TypeError(f"{type(value).__name__} is not JSON")
@@ -74,7 +72,7 @@ def record(
     data_text: str, browser_state_text: str | None, prev_hash: bytes | None,
 ) -> bytes:  # fmt: skip
     """The bytes an event's hash covers: nine fields, each followed by a line feed."""
-    step = "null" if step_id is None else json_string(step_id)
+    step = "null" if step_id is None else _json_string(step_id)
     prev = GENESIS if prev_hash is None else prev_hash.hex()
     state = "null" if browser_state_text is None else browser_state_text
     return f"{TAG}\n{execution_id}\n{seq}\n{step}\n{event_type}\n{timestamp_us}\n{data_text}\n{state}\n{prev}\n".encode()

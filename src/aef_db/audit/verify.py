@@ -15,7 +15,6 @@ chain is reported once, at its first break, with a kind:
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import time
 import uuid
@@ -28,7 +27,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import tuple_row
 
-from aef_db.audit.canonical import GENESIS, TAG, json_string
+from aef_db.audit.canonical import event_hash
 from aef_db.audit.digest import Digest, Q
 from aef_db.errors import AefDbError
 
@@ -80,24 +79,15 @@ Row = tuple[
 ]
 
 
-def _hash(row: Row) -> bytes:
-    execution_id, seq, step_id, event_type, ts, data, state, prev, _ = row
-    step = "null" if step_id is None else json_string(step_id)
-    prev_hex = GENESIS if prev is None else prev.hex()
-    text = f"{TAG}\n{execution_id}\n{seq}\n{step}\n{event_type}\n{ts}\n{data}\n{'null' if state is None else state}\n{prev_hex}\n"
-    return hashlib.sha256(text.encode()).digest()
-
-
 def _check_chain(
     execution_id: str, chain: Iterable[Row], head: tuple[int, bytes] | None, pinned: tuple[int, str] | None,
-) -> tuple[int, int, Finding | None]:  # fmt: skip
-    """(events seen, last seq, first finding) of one execution's chain."""
+) -> tuple[int, Finding | None]:  # fmt: skip
+    """(events seen, first finding) of one execution's chain."""
     expected, prev, seen = 1, None, 0
     finding: Finding | None = None
     suspect: tuple[Row, bytes | None] | None = (
         None  # a break whose kind the next event decides
     )
-    last_seq, last_hash = 0, None
 
     def note(seq: int, kind: str, detail: str) -> None:
         nonlocal finding
@@ -119,7 +109,7 @@ def _check_chain(
             note(seq, "inserted", f"seq {seq} appears twice")
         if head is not None and seq > head[0]:
             note(seq, "inserted", f"event {seq} is beyond the head (seq {head[0]})")
-        elif stored != _hash(row) or stored_prev != prev:
+        elif stored != event_hash(*row[:8]) or stored_prev != prev:  # the row's fields, in the record's order
             suspect = (row, prev)
         if (
             pinned is not None
@@ -127,13 +117,14 @@ def _check_chain(
             and (stored or b"").hex() != pinned[1]
         ):
             note(seq, "altered", "differs from the digest: the chain was rewritten")
-        expected, prev, last_seq, last_hash = seq + 1, stored, seq, stored
+        expected, prev = seq + 1, stored
     if suspect is not None:
         note(
             suspect[0][1],
             "altered",
             f"event {suspect[0][1]} does not match its hash or link",
         )
+    last_seq, last_hash = expected - 1, prev
     if head is None:
         note(last_seq, "deleted", "the chain head is missing")
     elif last_seq < head[0]:
@@ -150,7 +141,7 @@ def _check_chain(
             "truncated tail",
             f"the chain ends at seq {last_seq}, the digest recorded seq {pinned[0]}",
         )
-    return seen, last_seq, finding
+    return seen, finding
 
 
 def verify(
@@ -180,7 +171,7 @@ def verify(
                 rows = cur.stream(Q["events"], params, size=STREAM_CHUNK)
                 for chain_id, chain in itertools.groupby(rows, key=itemgetter(0)):
                     seen_chains.add(chain_id)
-                    n, _, finding = _check_chain(
+                    n, finding = _check_chain(
                         chain_id, chain, heads.get(chain_id), pins.get(chain_id)
                     )
                     report.chains += 1
