@@ -21,7 +21,7 @@ create function aef_private.execution_transition_allowed(
 ) returns boolean
 language sql immutable parallel safe
 as $$
-  select (from_status::text, to_status::text) in (
+  select (from_status::pg_catalog.text, to_status::pg_catalog.text) in (
     ('idle', 'running'), ('idle', 'cancelled'),
     ('running', 'paused'), ('running', 'completed'), ('running', 'error'), ('running', 'cancelled'),
     ('paused', 'running'), ('paused', 'cancelled'), ('paused', 'error')
@@ -35,7 +35,7 @@ create function aef_private.session_transition_allowed(
 ) returns boolean
 language sql immutable parallel safe
 as $$
-  select (from_status::text, to_status::text) in (
+  select (from_status::pg_catalog.text, to_status::pg_catalog.text) in (
     ('active', 'idle'), ('idle', 'active'),
     ('active', 'terminated'), ('active', 'error'), ('idle', 'terminated'), ('idle', 'error')
   )
@@ -52,12 +52,12 @@ as $$
 begin
   case jsonb_typeof(doc)
     when 'object' then
-      return coalesce((select jsonb_object_agg(e.key, aef_private.without_sealed(e.value)) from jsonb_each(doc) e), '{}'::jsonb);
+      return coalesce((select jsonb_object_agg(e.key, aef_private.without_sealed(e.value)) from jsonb_each(doc) e), '{}'::pg_catalog.jsonb);
     when 'array' then
       return coalesce((select jsonb_agg(aef_private.without_sealed(e.value) order by e.ord)
-                         from jsonb_array_elements(doc) with ordinality e(value, ord)), '[]'::jsonb);
+                         from jsonb_array_elements(doc) with ordinality e(value, ord)), '[]'::pg_catalog.jsonb);
     when 'string' then
-      return case when left(doc #>> '{}', 7) = 'aef:v1:' then '"aef:sealed"'::jsonb else doc end;
+      return case when left(doc #>> '{}', 7) = 'aef:v1:' then '"aef:sealed"'::pg_catalog.jsonb else doc end;
     else
       return doc;
   end case;
@@ -73,7 +73,7 @@ create function aef_private.assert_session_owner(session_id text, owner uuid) re
 language plpgsql stable
 as $$
 declare
-  session_owner uuid;
+  session_owner pg_catalog.uuid;
 begin
   select s.user_id into session_owner from public.aef_browser_sessions s where s.id = session_id;
   -- a missing session is reported by the foreign key
@@ -105,7 +105,7 @@ $$;
 -- ---------------------------------------------------------------------------
 create function aef_private.executions_before_insert() returns trigger
 language plpgsql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   if new.sop_id is null then
@@ -129,7 +129,7 @@ $$;
 
 create function aef_private.executions_before_update() returns trigger
 language plpgsql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   if new.id <> old.id or new.user_id <> old.user_id or new.created_at <> old.created_at
@@ -178,7 +178,7 @@ create trigger aef_10_guard_update before update on public.aef_executions
 -- ---------------------------------------------------------------------------
 create function aef_private.checkpoints_before_insert() returns trigger
 language plpgsql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   execution public.aef_executions := aef_private.execution_owner(new.execution_id, 'aef_checkpoints');
@@ -211,7 +211,7 @@ $$;
 
 create function aef_private.checkpoints_before_update() returns trigger
 language plpgsql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   if (new.id, new.execution_id, new.user_id, new.checkpoint_type, new.step_id, new.request, new.created_at)
@@ -232,7 +232,7 @@ begin
   if new.status <> 'pending' then
     if new.status = 'timeout' and (old.timeout_at is null or old.timeout_at > now()) then
       raise exception using errcode = 'AE002',
-        message = format('aef_checkpoints: checkpoint %s cannot time out before its timeout_at (%s)', old.id, coalesce(old.timeout_at::text, 'none'));
+        message = format('aef_checkpoints: checkpoint %s cannot time out before its timeout_at (%s)', old.id, coalesce(old.timeout_at::pg_catalog.text, 'none'));
     end if;
     new.resolved_at := now();
     if new.resolved_by is null then
@@ -274,7 +274,7 @@ $$;
 
 create function aef_private.sessions_before_insert() returns trigger
 language plpgsql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   if new.status not in ('active', 'idle') then
@@ -292,7 +292,7 @@ $$;
 
 create function aef_private.sessions_before_update() returns trigger
 language plpgsql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   if (new.id, new.user_id, new.created_at, new.mode) is distinct from (old.id, old.user_id, old.created_at, old.mode) then
@@ -354,20 +354,20 @@ create trigger aef_10_guard_update before update on public.aef_browser_sessions
 -- is cleared at the end of every statement.
 create function aef_private.logs_fill() returns trigger
 language plpgsql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
-  cursor_parts text[] := string_to_array(nullif(current_setting('aef.log_cursor', true), ''), '|');
-  owner uuid;
-  last_seq bigint;
+  cursor_parts pg_catalog.text[] := string_to_array(nullif(current_setting('aef.log_cursor', true), ''), '|');
+  owner pg_catalog.uuid;
+  last_seq pg_catalog.int8;
 begin
-  if cursor_parts[1] = new.execution_id::text then
-    owner := cursor_parts[2]::uuid;
-    last_seq := cursor_parts[3]::bigint;
+  if cursor_parts[1] = new.execution_id::pg_catalog.text then
+    owner := cursor_parts[2]::pg_catalog.uuid;
+    last_seq := cursor_parts[3]::pg_catalog.int8;
   else
     owner := (aef_private.execution_owner(new.execution_id, 'aef_execution_logs')).user_id;
     -- one filling writer per execution at a time, until the transaction ends
-    perform pg_advisory_xact_lock(16709, hashtext(new.execution_id::text));
+    perform pg_advisory_xact_lock(16709, hashtext(new.execution_id::pg_catalog.text));
     select l.seq into last_seq
       from public.aef_execution_logs l
      where l.execution_id = new.execution_id
@@ -384,10 +384,10 @@ $$;
 
 create function aef_private.logs_verify_batch() returns trigger
 language plpgsql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
-  bad record;
+  bad pg_catalog.record;
 begin
   perform set_config('aef.log_cursor', '', true);
 
@@ -423,7 +423,7 @@ $$;
 
 create function aef_private.logs_append_only() returns trigger
 language plpgsql
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   raise exception using errcode = 'AE005',

@@ -61,7 +61,7 @@ create policy "Owners read their browser sessions" on public.aef_browser_session
 -- without one acts as the engine, unless its role is anon or authenticated.
 create function aef_private.caller_may_act(owner uuid) returns boolean
 language sql stable
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
   select case
     when auth.uid() is not null then auth.uid() = owner
@@ -73,10 +73,10 @@ create function aef_private.change_execution(
   target uuid, to_status public.execution_status, action text, fn text, from_statuses public.execution_status[]
 ) returns public.aef_executions
 language plpgsql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
-  owner uuid;
+  owner pg_catalog.uuid;
   execution public.aef_executions;
   from_status public.execution_status;
 begin
@@ -106,7 +106,7 @@ $$;
 
 create function public.aef_cancel_execution(execution_id uuid) returns public.aef_executions
 language sql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
   select aef_private.change_execution(execution_id, 'cancelled', 'cancel', 'aef_cancel_execution',
                                       array['idle', 'running', 'paused']::public.execution_status[])
@@ -116,7 +116,7 @@ comment on function public.aef_cancel_execution(uuid) is
 
 create function public.aef_pause_execution(execution_id uuid) returns public.aef_executions
 language sql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
   select aef_private.change_execution(execution_id, 'paused', 'pause', 'aef_pause_execution',
                                       array['running']::public.execution_status[])
@@ -126,7 +126,7 @@ comment on function public.aef_pause_execution(uuid) is
 
 create function public.aef_resume_execution(execution_id uuid) returns public.aef_executions
 language sql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
   select aef_private.change_execution(execution_id, 'running', 'resume', 'aef_resume_execution',
                                       array['paused']::public.execution_status[])
@@ -138,15 +138,15 @@ create function public.aef_resolve_checkpoint(
   checkpoint_id uuid, decision public.checkpoint_status, response jsonb default null
 ) returns public.aef_checkpoints
 language plpgsql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
-  owner uuid;
+  owner pg_catalog.uuid;
   checkpoint public.aef_checkpoints;
 begin
   if decision is null or decision not in ('approved', 'rejected', 'skipped') then
     raise exception using errcode = '22023',
-      message = format('aef_resolve_checkpoint: decision must be approved, rejected or skipped, not %s', coalesce(decision::text, 'null')),
+      message = format('aef_resolve_checkpoint: decision must be approved, rejected or skipped, not %s', coalesce(decision::pg_catalog.text, 'null')),
       hint = 'timeout is set by the timeout sweeper, not by a person.';
   end if;
   select c.user_id into owner from public.aef_checkpoints c where c.id = checkpoint_id;
@@ -178,11 +178,11 @@ comment on function public.aef_resolve_checkpoint(uuid, public.checkpoint_status
 -- ---------------------------------------------------------------------------
 create function public.aef_expire_checkpoints(max_rows integer default 1000) returns integer
 language plpgsql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   due public.aef_checkpoints;
-  expired integer := 0;
+  expired pg_catalog.int4 := 0;
 begin
   if max_rows is null or max_rows < 1 then
     raise exception using errcode = '22023', message = 'aef_expire_checkpoints: max_rows must be at least 1';

@@ -8,7 +8,7 @@ create or replace function aef_private.execution_transition_allowed(
 ) returns boolean
 language sql immutable parallel safe
 as $$
-  select (from_status::text, to_status::text) in (
+  select (from_status::pg_catalog.text, to_status::pg_catalog.text) in (
     ('idle', 'running'), ('idle', 'cancelled'),
     ('running', 'paused'), ('running', 'completed'), ('running', 'error'), ('running', 'cancelled'),
     ('paused', 'running'), ('paused', 'cancelled'), ('paused', 'error')
@@ -20,7 +20,7 @@ create or replace function aef_private.session_transition_allowed(
 ) returns boolean
 language sql immutable parallel safe
 as $$
-  select (from_status::text, to_status::text) in (
+  select (from_status::pg_catalog.text, to_status::pg_catalog.text) in (
     ('active', 'idle'), ('idle', 'active'),
     ('active', 'terminated'), ('active', 'error'), ('idle', 'terminated'), ('idle', 'error')
   )
@@ -45,7 +45,7 @@ $$;
 
 create or replace function aef_private.sessions_before_insert() returns trigger
 language plpgsql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   if new.status not in ('active', 'idle') then
@@ -63,7 +63,7 @@ $$;
 
 create or replace function aef_private.sessions_before_update() returns trigger
 language plpgsql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   if (new.id, new.user_id, new.created_at, new.mode) is distinct from (old.id, old.user_id, old.created_at, old.mode) then

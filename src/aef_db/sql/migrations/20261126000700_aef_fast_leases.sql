@@ -51,7 +51,7 @@ alter table public.aef_browser_sessions validate constraint aef_browser_sessions
 -- checks it. One path for the rule, whoever writes.
 create or replace function aef_private.sessions_before_insert() returns trigger
 language plpgsql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   if new.status not in ('active', 'idle') then
@@ -71,7 +71,7 @@ $$;
 
 create or replace function aef_private.sessions_before_update() returns trigger
 language plpgsql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   holder public.aef_executions;

@@ -12,20 +12,20 @@ create trigger aef_10_fill before insert on public.aef_execution_logs
 
 create or replace function aef_private.logs_fill() returns trigger
 language plpgsql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
-  cursor_parts text[] := string_to_array(nullif(current_setting('aef.log_cursor', true), ''), '|');
-  owner uuid;
-  last_seq bigint;
+  cursor_parts pg_catalog.text[] := string_to_array(nullif(current_setting('aef.log_cursor', true), ''), '|');
+  owner pg_catalog.uuid;
+  last_seq pg_catalog.int8;
 begin
-  if cursor_parts[1] = new.execution_id::text then
-    owner := cursor_parts[2]::uuid;
-    last_seq := cursor_parts[3]::bigint;
+  if cursor_parts[1] = new.execution_id::pg_catalog.text then
+    owner := cursor_parts[2]::pg_catalog.uuid;
+    last_seq := cursor_parts[3]::pg_catalog.int8;
   else
     owner := (aef_private.execution_owner(new.execution_id, 'aef_execution_logs')).user_id;
     -- one filling writer per execution at a time, until the transaction ends
-    perform pg_advisory_xact_lock(16709, hashtext(new.execution_id::text));
+    perform pg_advisory_xact_lock(16709, hashtext(new.execution_id::pg_catalog.text));
     select l.seq into last_seq
       from public.aef_execution_logs l
      where l.execution_id = new.execution_id
@@ -42,10 +42,10 @@ $$;
 
 create or replace function aef_private.logs_verify_batch() returns trigger
 language plpgsql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
-  bad record;
+  bad pg_catalog.record;
 begin
   perform set_config('aef.log_cursor', '', true);
 
@@ -81,7 +81,7 @@ $$;
 
 create or replace function aef_private.logs_append_only() returns trigger
 language plpgsql
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   raise exception using errcode = 'AE005',

@@ -34,8 +34,8 @@ as $$
   -- format() is the cheapest way to join the fields (measured against concat and ||)
   select sha256(convert_to(
     format(E'aef-log-v1\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n',
-           execution_id, seq, coalesce(to_jsonb(step_id)::text, 'null'), event_type,
-           (extract(epoch from ts) * 1000000)::bigint, data, coalesce(browser_state::text, 'null'),
+           execution_id, seq, coalesce(to_jsonb(step_id)::pg_catalog.text, 'null'), event_type,
+           (extract(epoch from ts) * 1000000)::pg_catalog.int8, data, coalesce(browser_state::pg_catalog.text, 'null'),
            coalesce(encode(prev_hash, 'hex'), repeat('0', 64))),
     'UTF8'))
 $$;
@@ -136,23 +136,23 @@ select distinct on (execution_id) execution_id, seq, hash from public.aef_execut
 -- of one execution.
 create or replace function aef_private.logs_fill() returns trigger
 language plpgsql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
-  cursor_parts text[] := string_to_array(nullif(current_setting('aef.log_cursor', true), ''), '|');
-  owner uuid;
-  last_seq bigint;
-  last_hash bytea;
-  ignored text;
+  cursor_parts pg_catalog.text[] := string_to_array(nullif(current_setting('aef.log_cursor', true), ''), '|');
+  owner pg_catalog.uuid;
+  last_seq pg_catalog.int8;
+  last_hash pg_catalog.bytea;
+  ignored pg_catalog.text;
 begin
-  if cursor_parts[1] = new.execution_id::text and (new.seq is null or new.seq = cursor_parts[3]::bigint + 1) then
-    owner := cursor_parts[2]::uuid;
-    last_seq := cursor_parts[3]::bigint;
+  if cursor_parts[1] = new.execution_id::pg_catalog.text and (new.seq is null or new.seq = cursor_parts[3]::pg_catalog.int8 + 1) then
+    owner := cursor_parts[2]::pg_catalog.uuid;
+    last_seq := cursor_parts[3]::pg_catalog.int8;
     last_hash := decode(cursor_parts[4], 'hex');
   else
     owner := (aef_private.execution_owner(new.execution_id, 'aef_execution_logs')).user_id;
     -- one filling writer per execution at a time, until the transaction ends
-    perform pg_advisory_xact_lock(16709, hashtext(new.execution_id::text));
+    perform pg_advisory_xact_lock(16709, hashtext(new.execution_id::pg_catalog.text));
     select l.seq, l.hash into last_seq, last_hash
       from public.aef_execution_logs l
      where l.execution_id = new.execution_id and (new.seq is null or l.seq < new.seq)
@@ -177,14 +177,14 @@ $$;
 -- every link checked set-based, then one head update per execution.
 create or replace function aef_private.logs_verify_batch() returns trigger
 language plpgsql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
-  r record;
-  before_seq bigint;
-  before_hash bytea;
-  owner uuid;
-  ignored text;
+  r pg_catalog.record;
+  before_seq pg_catalog.int8;
+  before_hash pg_catalog.bytea;
+  owner pg_catalog.uuid;
+  ignored pg_catalog.text;
 begin
   ignored := set_config('aef.log_cursor', '', true);  -- an assignment: no query per statement
 
@@ -259,7 +259,7 @@ create trigger aef_10_fill before insert on public.aef_execution_logs
 -- aef_audit.archive_execution_logs in this same transaction, up to its tombstone.
 create or replace function aef_private.logs_append_only() returns trigger
 language plpgsql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   if tg_op = 'DELETE' and exists (
@@ -276,7 +276,7 @@ $$;
 create function aef_audit.archive_execution_logs(execution_id uuid, location text)
 returns aef_audit.log_tombstones
 language plpgsql security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   target public.aef_executions;
@@ -304,7 +304,7 @@ begin
   insert into aef_audit.log_tombstones (execution_id, last_seq, head_hash, archived_by, location)
   values (target.id, head.last_seq, head.last_hash,
           concat_ws(' ', session_user, nullif(nullif(current_setting('role', true), ''), 'none'),
-                    nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'),
+                    nullif(current_setting('request.jwt.claims', true), '')::pg_catalog.jsonb ->> 'sub'),
           btrim(location))
   returning * into stone;
   delete from public.aef_execution_logs l where l.execution_id = target.id and l.seq <= head.last_seq;
