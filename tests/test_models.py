@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -11,10 +13,13 @@ from pydantic import ValidationError
 from aef_db.models import (
     CAPS,
     DATABASE_ENUMS,
+    JSON_MAX_DEPTH,
     LogEvent,
     NewCheckpoint,
     NewExecution,
     Resolution,
+    check_json,
+    json_depth,
 )
 
 from .conftest import Database
@@ -31,9 +36,41 @@ def test_caps_equal_the_database_constraints(migrated: Database) -> None:
             "select pg_get_constraintdef(oid) as d from pg_constraint where conname like 'aef\\_%%\\_size'")]  # fmt: skip
     found = {}
     for d in defs:
-        column = d.split("pg_column_size(")[1].split(")")[0]
-        found[column] = int(d.split("<= ")[1].rstrip(")"))
+        match = re.fullmatch(r"CHECK \(\(pg_column_size\(\((\w+) #> '\{\}'::text\[\]\)\) <= (\d+)\)\)", d)
+        assert match, d  # the real size: the value decompressed, not as stored
+        found[match[1]] = int(match[2])
     assert found == CAPS
+
+
+def test_depth_cap_equals_the_database_constraints(migrated: Database) -> None:
+    with migrated.connect() as conn:
+        defs = [r["d"] for r in conn.execute(
+            "select pg_get_constraintdef(oid) as d from pg_constraint where conname like 'aef\\_%%\\_depth'")]  # fmt: skip
+    columns = {re.search(r"\((\w+) @\?", d)[1] for d in defs}  # type: ignore[index]
+    assert columns == set(CAPS)
+    assert {re.search(r"\*\*\{(\d+)\}", d)[1] for d in defs} == {str(JSON_MAX_DEPTH + 1)}  # type: ignore[index]
+
+
+@pytest.mark.parametrize("depth", [0, 1, JSON_MAX_DEPTH, JSON_MAX_DEPTH + 1, 5000])
+def test_json_depth_matches_the_database(migrated: Database, depth: int) -> None:
+    doc, text = nested(depth)
+    with migrated.connect() as conn:
+        deep = conn.execute("select %s::jsonb @? '$.**{65}' as deep", (text,)).fetchone()["deep"]
+    assert json_depth(doc) == depth
+    assert deep == (depth > JSON_MAX_DEPTH)
+    if depth > JSON_MAX_DEPTH:
+        with pytest.raises(ValueError, match="nested more than 64 levels"):
+            check_json({"a": doc}, field="data")
+
+
+def nested(depth: int) -> tuple[Any, str]:
+    """A document whose deepest value sits ``depth`` levels below the root, and its
+    JSON text (built by hand: json.dumps recurses, and gives up near 1,000 levels)."""
+    doc: Any = 1
+    text = "1"
+    for level in range(depth):
+        doc, text = ({"k": doc}, '{"k":' + text + "}") if level % 2 else ([doc], "[" + text + "]")
+    return doc, text
 
 
 SOP, USER = uuid.uuid4(), uuid.uuid4()

@@ -113,6 +113,9 @@ CAPS = {
     "user_response": 64 * KIB,
     "session_data": 256 * KIB,
 }
+# levels of nesting below a document's root (the *_depth constraints): deeper
+# JSON breaks recursive parsers, Python's json among them
+JSON_MAX_DEPTH = 64
 STEP_ID_MAX = 256
 SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
@@ -131,10 +134,13 @@ def _walk_strings(value: Any) -> Any:
 
 def check_json(value: Any, *, field: str, object_required: bool = True) -> Any:
     """The database's JSON rules, checked early: an object where one is required, no NUL
-    character (jsonb refuses \\u0000), and the column's size cap (measured here on the
-    compact JSON text; the database's pg_column_size check stays authoritative)."""
+    character (jsonb refuses \\u0000), at most JSON_MAX_DEPTH levels of nesting, and the
+    column's size cap (measured here on the compact JSON text; the database's check of
+    the stored size stays authoritative)."""
     if object_required and not isinstance(value, dict):
         raise ValueError(f"{field} must be a JSON object, not {type(value).__name__}")
+    if json_depth(value) > JSON_MAX_DEPTH:
+        raise ValueError(f"{field} is nested more than {JSON_MAX_DEPTH} levels deep")
     if any("\x00" in s for s in _walk_strings(value)):
         raise ValueError(f"{field} must not contain NUL characters")
     try:
@@ -144,6 +150,20 @@ def check_json(value: Any, *, field: str, object_required: bool = True) -> Any:
     if size > CAPS[field]:
         raise ValueError(f"{field} is {size} bytes, over its cap of {CAPS[field]} bytes")
     return value
+
+
+def json_depth(value: Any) -> int:
+    """How many levels below the root the deepest value sits (a scalar root: 0).
+
+    Iterative, so a document too deep for a recursive parser is measured, not fatal.
+    """
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _json_default(value: Any) -> Any:

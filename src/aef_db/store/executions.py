@@ -55,10 +55,14 @@ class Executions(Scoped):
         )  # fmt: skip
         execution_id = uuid.uuid4()
         cfg = {**spec.config, "context_level": spec.context_level.value}
+        if self.actor.user_id is not None:
+            if spec.browser_session_id is not None:
+                raise ValueError("browser_session_id: sessions are bound by the engine, not by a user")
+            # the database refuses sealed tokens from users, and a user never holds the key
+            if contains_secret(cfg) or contains_secret(spec.execution_context):
+                raise ValueError("execution_context, config: secrets are sealed by the engine; a user cannot store them")
         if contains_secret(cfg):
             cfg = self.core.require_cipher().seal_tree(cfg, config_aad(execution_id))
-        if self.actor.user_id is not None and spec.browser_session_id is not None:
-            raise ValueError("browser_session_id: sessions are bound by the engine, not by a user")
         query = "insert_execution_as_user" if self.actor.user_id is not None else "insert_execution"
         row = await self.one(query, {
             "id": execution_id, "sop_id": spec.sop_id, "user_id": spec.user_id, "config": Jsonb(cfg),

@@ -4,6 +4,12 @@
 -- has a default or is filled by a trigger (next migration), so an INSERT naming
 -- only the seed's columns works. Rules the database enforces are named
 -- constraints; their names appear in the error, and docs/schema.md lists them.
+-- JSON caps measure a value's real size: `col #> '{}'` hands the value back
+-- decompressed, where pg_column_size alone would count a value that arrives
+-- already compressed (insert ... select) at its compressed size. Nesting is
+-- capped at 64 levels below the root: deeper documents break the recursive
+-- JSON parsers of clients (Python's raises RecursionError). Timestamps a writer
+-- may set are finite: clients cannot represent 'infinity'.
 set lock_timeout = '5s';
 set statement_timeout = '60s';
 
@@ -32,7 +38,8 @@ create table public.aef_browser_sessions (
   constraint aef_browser_sessions_id_format check (id ~ '^[A-Za-z0-9_.:-]{1,128}$'),
   constraint aef_browser_sessions_mode_known check (mode in ('isolated', 'persistent', 'pooled')),
   constraint aef_browser_sessions_session_data_is_object check (jsonb_typeof(session_data) = 'object'),
-  constraint aef_browser_sessions_session_data_size check (pg_column_size(session_data) <= 262144),
+  constraint aef_browser_sessions_session_data_size check (pg_column_size(session_data #> '{}') <= 262144),
+  constraint aef_browser_sessions_session_data_depth check (not (session_data @? '$.**{65}')),
   constraint aef_browser_sessions_lease_complete
     check ((lease_execution_id is null) = (lease_expires_at is null)
        and (lease_execution_id is null) = (lease_holder is null)),
@@ -40,7 +47,9 @@ create table public.aef_browser_sessions (
   constraint aef_browser_sessions_no_lease_when_ended
     check (status not in ('terminated', 'error') or lease_execution_id is null),
   constraint aef_browser_sessions_ended_when_final
-    check ((status in ('terminated', 'error')) = (ended_at is not null))
+    check ((status in ('terminated', 'error')) = (ended_at is not null)),
+  constraint aef_browser_sessions_times_finite
+    check (isfinite(created_at) and isfinite(last_active) and isfinite(lease_expires_at))
 );
 comment on table public.aef_browser_sessions is
   'Browser sessions the AEF drives. Modes: isolated (one per execution), persistent (per user), pooled. A lease binds a session to one execution at a time.';
@@ -78,16 +87,19 @@ create table public.aef_executions (
   updated_at timestamptz not null default now(),
   constraint aef_executions_current_step_id_not_blank check (current_step_id <> ''),
   constraint aef_executions_config_is_object check (jsonb_typeof(config) = 'object'),
-  constraint aef_executions_config_size check (pg_column_size(config) <= 65536),
+  constraint aef_executions_config_size check (pg_column_size(config #> '{}') <= 65536),
+  constraint aef_executions_config_depth check (not (config @? '$.**{65}')),
   constraint aef_executions_context_level_known
     check (config ->> 'context_level' is null or config ->> 'context_level' in ('minimal', 'standard', 'full')),
   constraint aef_executions_execution_context_is_object check (jsonb_typeof(execution_context) = 'object'),
-  constraint aef_executions_execution_context_size check (pg_column_size(execution_context) <= 1048576),
+  constraint aef_executions_execution_context_size check (pg_column_size(execution_context #> '{}') <= 1048576),
+  constraint aef_executions_execution_context_depth check (not (execution_context @? '$.**{65}')),
   constraint aef_executions_started_when_run
     check ((status in ('running', 'paused', 'completed', 'error')) <= (started_at is not null)),
   constraint aef_executions_completed_when_final
     check ((status in ('completed', 'error', 'cancelled')) = (completed_at is not null)),
-  constraint aef_executions_completed_after_start check (completed_at >= started_at)
+  constraint aef_executions_completed_after_start check (completed_at >= started_at),
+  constraint aef_executions_created_at_finite check (isfinite(created_at))
 );
 comment on table public.aef_executions is
   'One run of an SOP. Status: idle -> running | cancelled; running -> paused | completed | error | cancelled; paused -> running | cancelled | error. completed, error and cancelled are final.';
@@ -132,9 +144,11 @@ create table public.aef_execution_logs (
   constraint aef_execution_logs_seq_positive check (seq > 0),
   constraint aef_execution_logs_step_id_not_blank check (step_id <> ''),
   constraint aef_execution_logs_data_is_object check (jsonb_typeof(data) = 'object'),
-  constraint aef_execution_logs_data_size check (pg_column_size(data) <= 262144),
+  constraint aef_execution_logs_data_size check (pg_column_size(data #> '{}') <= 262144),
+  constraint aef_execution_logs_data_depth check (not (data @? '$.**{65}')),
   constraint aef_execution_logs_browser_state_is_object check (jsonb_typeof(browser_state) = 'object'),
-  constraint aef_execution_logs_browser_state_size check (pg_column_size(browser_state) <= 262144)
+  constraint aef_execution_logs_browser_state_size check (pg_column_size(browser_state #> '{}') <= 262144),
+  constraint aef_execution_logs_browser_state_depth check (not (browser_state @? '$.**{65}'))
 );
 comment on table public.aef_execution_logs is
   'Step-by-step log of each execution, and its audit trail: append-only for every role. seq numbers each execution''s events 1, 2, 3... without gaps.';
@@ -174,12 +188,15 @@ create table public.aef_checkpoints (
   updated_at timestamptz not null default now(),
   constraint aef_checkpoints_step_id_not_blank check (step_id <> ''),
   constraint aef_checkpoints_request_is_object check (jsonb_typeof(request) = 'object'),
-  constraint aef_checkpoints_request_size check (pg_column_size(request) <= 65536),
-  constraint aef_checkpoints_user_response_size check (pg_column_size(user_response) <= 65536),
+  constraint aef_checkpoints_request_size check (pg_column_size(request #> '{}') <= 65536),
+  constraint aef_checkpoints_request_depth check (not (request @? '$.**{65}')),
+  constraint aef_checkpoints_user_response_size check (pg_column_size(user_response #> '{}') <= 65536),
+  constraint aef_checkpoints_user_response_depth check (not (user_response @? '$.**{65}')),
   constraint aef_checkpoints_timeout_policy_known check (timeout_policy in ('fail_execution', 'cancel_execution', 'skip')),
   constraint aef_checkpoints_resolved_when_not_pending check ((status = 'pending') = (resolved_at is null)),
   constraint aef_checkpoints_no_response_while_pending check (status <> 'pending' or user_response is null),
-  constraint aef_checkpoints_timeout_after_creation check (timeout_at > created_at)
+  constraint aef_checkpoints_timeout_after_creation check (timeout_at > created_at),
+  constraint aef_checkpoints_times_finite check (isfinite(created_at) and isfinite(timeout_at))
 );
 comment on table public.aef_checkpoints is
   'Human checkpoints. pending -> exactly one of approved, rejected, skipped, timeout, once. At most one pending checkpoint per execution.';

@@ -12,6 +12,7 @@ drop trigger aef_10_guard_update on public.aef_browser_sessions;
 drop trigger aef_10_guard_insert on public.aef_browser_sessions;
 drop trigger aef_10_guard_update on public.aef_checkpoints;
 drop trigger aef_10_guard_insert on public.aef_checkpoints;
+drop trigger aef_20_close_checkpoints on public.aef_executions;
 drop trigger aef_10_guard_update on public.aef_executions;
 drop trigger aef_10_guard_insert on public.aef_executions;
 
@@ -23,6 +24,7 @@ drop function aef_private.sessions_before_insert();
 drop function aef_private.assert_lease(public.aef_browser_sessions);
 drop function aef_private.checkpoints_before_update();
 drop function aef_private.checkpoints_before_insert();
+drop function aef_private.executions_close_checkpoints();
 drop function aef_private.executions_before_update();
 drop function aef_private.executions_before_insert();
 drop function aef_private.execution_owner(uuid, text);

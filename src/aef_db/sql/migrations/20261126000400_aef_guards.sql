@@ -173,6 +173,31 @@ create trigger aef_10_guard_insert before insert on public.aef_executions
 create trigger aef_10_guard_update before update on public.aef_executions
   for each row execute function aef_private.executions_before_update();
 
+-- A final execution waits for nobody: its pending checkpoint closes with it, in
+-- the same transaction, as skipped, and the log says why. Otherwise an answer
+-- could still arrive after the execution ended, even after its log was archived.
+create function aef_private.executions_close_checkpoints() returns trigger
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  with closed as (
+    update public.aef_checkpoints c set status = 'skipped'
+     where c.execution_id = new.id and c.status = 'pending'
+    returning c.id, c.step_id
+  )
+  insert into public.aef_execution_logs (execution_id, step_id, event_type, data)
+  select new.id, closed.step_id, 'decision_made',
+         jsonb_build_object('decision', 'skipped', 'checkpoint_id', closed.id, 'reason', 'execution ' || new.status)
+    from closed;
+  return null;
+end
+$$;
+
+create trigger aef_20_close_checkpoints after update on public.aef_executions
+  for each row when (new.status in ('completed', 'error', 'cancelled') and old.status <> new.status)
+  execute function aef_private.executions_close_checkpoints();
+
 -- ---------------------------------------------------------------------------
 -- Checkpoints
 -- ---------------------------------------------------------------------------
@@ -365,9 +390,16 @@ begin
     owner := cursor_parts[2]::pg_catalog.uuid;
     last_seq := cursor_parts[3]::pg_catalog.int8;
   else
-    owner := (aef_private.execution_owner(new.execution_id, 'aef_execution_logs')).user_id;
-    -- one filling writer per execution at a time, until the transaction ends
-    perform pg_advisory_xact_lock(16709, hashtext(new.execution_id::pg_catalog.text));
+    -- One filling writer per execution at a time, until the transaction ends: a
+    -- row lock on the execution. No API role can take it (locking rows needs
+    -- UPDATE on the table), where an advisory lock's key is open to anyone, and
+    -- row locks take no slot in the lock table, so one statement may touch any
+    -- number of executions.
+    select e.user_id into owner from public.aef_executions e where e.id = new.execution_id for no key update;
+    if not found then
+      raise exception using errcode = '23503',
+        message = format('aef_execution_logs.execution_id: execution %s does not exist', new.execution_id);
+    end if;
     select l.seq into last_seq
       from public.aef_execution_logs l
      where l.execution_id = new.execution_id

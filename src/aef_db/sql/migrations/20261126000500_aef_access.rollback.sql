@@ -10,7 +10,9 @@ drop function public.aef_resume_execution(uuid);
 drop function public.aef_pause_execution(uuid);
 drop function public.aef_cancel_execution(uuid);
 drop function aef_private.change_execution(uuid, public.execution_status, text, text, public.execution_status[]);
-drop function aef_private.caller_may_act(uuid);
+drop function aef_private.caller_is_engine();
+-- squawk-ignore ban-drop-table
+drop table aef_private.engine_roles;
 
 drop policy "Owners read their browser sessions" on public.aef_browser_sessions;
 drop policy "Owners read their checkpoints" on public.aef_checkpoints;

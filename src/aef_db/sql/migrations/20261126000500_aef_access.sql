@@ -13,7 +13,9 @@ revoke all on table public.aef_executions, public.aef_execution_logs, public.aef
   from public, anon, authenticated, service_role;
 
 grant select on table public.aef_executions, public.aef_execution_logs, public.aef_checkpoints to authenticated;
-grant insert (id, sop_id, user_id, status, current_step_id, execution_context, config)
+-- not id: a user who may choose a primary key can probe for other users' ids
+-- (insert ... on conflict do nothing returns 0 rows for a taken one)
+grant insert (sop_id, user_id, status, current_step_id, execution_context, config)
   on table public.aef_executions to authenticated;
 -- session_data (cookies, tokens) is withheld: no column privilege
 grant select (id, user_id, status, created_at, last_active, mode, lease_execution_id, lease_holder,
@@ -36,13 +38,17 @@ alter table public.aef_browser_sessions enable row level security;
 create policy "Owners read their executions" on public.aef_executions
   for select to authenticated
   using (user_id = (select auth.uid()));
--- The foreign key alone would accept any sop_id: FK checks bypass RLS.
+-- The foreign key alone would accept any sop_id: FK checks bypass RLS. Sealed
+-- secrets ("aef:v1:...") are written by the engine only: a user's string of that
+-- shape would pass for one, and no key opens it (key rotation would stall on it).
 create policy "Users start their own executions of SOPs they can see" on public.aef_executions
   for insert to authenticated
   with check (
     user_id = (select auth.uid())
     and status = 'idle'
     and exists (select 1 from public.sops s where s.id = sop_id)
+    and not (execution_context @? '$.** ? (@ starts with "aef:v1:")')
+    and not (config @? '$.** ? (@ starts with "aef:v1:")')
   );
 create policy "Owners read their execution logs" on public.aef_execution_logs
   for select to authenticated
@@ -58,33 +64,54 @@ create policy "Owners read their browser sessions" on public.aef_browser_session
 -- Acting on an execution or a checkpoint
 -- ---------------------------------------------------------------------------
 -- A caller with a JWT subject acts as that user and must own the row. A caller
--- without one acts as the engine, unless its role is anon or authenticated.
-create function aef_private.caller_may_act(owner uuid) returns boolean
+-- without one acts as the engine only if its role is an engine role: listed in
+-- aef_private.engine_roles (service_role unless the project adds its own), or
+-- one that bypasses RLS anyway (a superuser; postgres on Supabase), which could
+-- change the rows directly. Every other role is refused: anon, authenticated,
+-- and the custom roles a project derives from authenticated.
+create table aef_private.engine_roles (
+  role_name name primary key
+);
+comment on table aef_private.engine_roles is
+  'Roles that act as the engine when they call the user functions without a JWT subject. service_role by default.';
+comment on column aef_private.engine_roles.role_name is 'A role name, as current_setting(''role'') or session_user shows it.';
+insert into aef_private.engine_roles (role_name) values ('service_role');
+revoke all on table aef_private.engine_roles from public;
+
+create function aef_private.caller_is_engine() returns boolean
 language sql stable
 set search_path = pg_catalog, pg_temp
 as $$
-  select case
-    when auth.uid() is not null then auth.uid() = owner
-    else coalesce(nullif(current_setting('role', true), ''), 'none') not in ('anon', 'authenticated')
-  end
+  select exists (
+    select 1 from pg_catalog.pg_roles r
+     where r.rolname = coalesce(nullif(nullif(pg_catalog.current_setting('role', true), ''), 'none'),
+                                pg_catalog.session_user())
+       and (r.rolsuper or r.rolbypassrls
+            or exists (select 1 from aef_private.engine_roles g where g.role_name = r.rolname)))
 $$;
 
+-- Both functions below find their row in one lookup that already carries the
+-- owner rule, so "not yours" and "does not exist" take the same path and give
+-- the same answer: neither the error nor the time tells them apart.
 create function aef_private.change_execution(
-  target uuid, to_status public.execution_status, action text, fn text, from_statuses public.execution_status[]
+  target pg_catalog.uuid, to_status public.execution_status, action pg_catalog.text, fn pg_catalog.text,
+  from_statuses public.execution_status[]
 ) returns public.aef_executions
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  owner pg_catalog.uuid;
+  subject pg_catalog.uuid := auth.uid();
+  engine pg_catalog.bool := subject is null and aef_private.caller_is_engine();
   execution public.aef_executions;
   from_status public.execution_status;
 begin
-  select e.user_id into owner from public.aef_executions e where e.id = target;
-  if not found or not aef_private.caller_may_act(owner) then
+  select * into execution from public.aef_executions e
+   where e.id = target and (engine or e.user_id = subject)
+     for update;
+  if not found then
     raise exception using errcode = 'P0002', message = format('%s: no execution %s that you own', fn, target);
   end if;
-  select * into execution from public.aef_executions e where e.id = target for update;
   from_status := execution.status;
   if from_status = to_status then
     raise exception using errcode = 'AE001', message = format('%s: execution %s is already %s', fn, target, to_status);
@@ -99,7 +126,7 @@ begin
   update public.aef_executions e set status = to_status where e.id = target returning * into execution;
   insert into public.aef_execution_logs (execution_id, step_id, event_type, data)
   values (target, execution.current_step_id, 'user_input',
-          jsonb_build_object('action', action, 'from', from_status, 'to', to_status, 'by', auth.uid()));
+          jsonb_build_object('action', action, 'from', from_status, 'to', to_status, 'by', subject));
   return execution;
 end
 $$;
@@ -135,38 +162,48 @@ comment on function public.aef_resume_execution(uuid) is
   'Resume a paused execution you own. Returns the updated row and logs a user_input event.';
 
 create function public.aef_resolve_checkpoint(
-  checkpoint_id uuid, decision public.checkpoint_status, response jsonb default null
+  checkpoint_id pg_catalog.uuid, decision public.checkpoint_status, response pg_catalog.jsonb default null
 ) returns public.aef_checkpoints
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  owner pg_catalog.uuid;
+  subject pg_catalog.uuid := auth.uid();
+  engine pg_catalog.bool := subject is null and aef_private.caller_is_engine();
   checkpoint public.aef_checkpoints;
+  execution_status public.execution_status;
 begin
   if decision is null or decision not in ('approved', 'rejected', 'skipped') then
     raise exception using errcode = '22023',
       message = format('aef_resolve_checkpoint: decision must be approved, rejected or skipped, not %s', coalesce(decision::pg_catalog.text, 'null')),
       hint = 'timeout is set by the timeout sweeper, not by a person.';
   end if;
-  select c.user_id into owner from public.aef_checkpoints c where c.id = checkpoint_id;
-  if not found or not aef_private.caller_may_act(owner) then
+  select * into checkpoint from public.aef_checkpoints c
+   where c.id = checkpoint_id and (engine or c.user_id = subject)
+     for update;
+  if not found then
     raise exception using errcode = 'P0002',
       message = format('aef_resolve_checkpoint: no checkpoint %s that you own', checkpoint_id);
   end if;
-  select * into checkpoint from public.aef_checkpoints c where c.id = checkpoint_id for update;
   if checkpoint.status <> 'pending' then
     raise exception using errcode = 'AE002',
       message = format('aef_resolve_checkpoint: checkpoint %s is already resolved as %s', checkpoint_id, checkpoint.status);
   end if;
+  -- a final execution closes its checkpoints; this refuses what slipped past that
+  select e.status into execution_status from public.aef_executions e where e.id = checkpoint.execution_id;
+  if execution_status in ('completed', 'error', 'cancelled') then
+    raise exception using errcode = 'AE002',
+      message = format('aef_resolve_checkpoint: execution %s is %s, which is final; its checkpoints take no answer',
+                       checkpoint.execution_id, execution_status);
+  end if;
   update public.aef_checkpoints c
-     set status = decision, user_response = response, resolved_by = auth.uid()
+     set status = decision, user_response = response, resolved_by = subject
    where c.id = checkpoint_id
   returning * into checkpoint;
   insert into public.aef_execution_logs (execution_id, step_id, event_type, data)
   values (checkpoint.execution_id, checkpoint.step_id, 'user_input',
           jsonb_build_object('action', 'resolve_checkpoint', 'checkpoint_id', checkpoint_id,
-                             'decision', decision, 'by', auth.uid()));
+                             'decision', decision, 'by', subject));
   return checkpoint;
 end
 $$;

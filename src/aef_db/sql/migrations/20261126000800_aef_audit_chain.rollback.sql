@@ -23,9 +23,16 @@ begin
     owner := cursor_parts[2]::pg_catalog.uuid;
     last_seq := cursor_parts[3]::pg_catalog.int8;
   else
-    owner := (aef_private.execution_owner(new.execution_id, 'aef_execution_logs')).user_id;
-    -- one filling writer per execution at a time, until the transaction ends
-    perform pg_advisory_xact_lock(16709, hashtext(new.execution_id::pg_catalog.text));
+    -- One filling writer per execution at a time, until the transaction ends: a
+    -- row lock on the execution. No API role can take it (locking rows needs
+    -- UPDATE on the table), where an advisory lock's key is open to anyone, and
+    -- row locks take no slot in the lock table, so one statement may touch any
+    -- number of executions.
+    select e.user_id into owner from public.aef_executions e where e.id = new.execution_id for no key update;
+    if not found then
+      raise exception using errcode = '23503',
+        message = format('aef_execution_logs.execution_id: execution %s does not exist', new.execution_id);
+    end if;
     select l.seq into last_seq
       from public.aef_execution_logs l
      where l.execution_id = new.execution_id

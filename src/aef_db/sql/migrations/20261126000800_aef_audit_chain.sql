@@ -11,7 +11,8 @@
 -- The two writing paths of decision 16 carry the chain too: a writer that
 -- supplies seq and the hashes skips the row trigger and the statement check
 -- recomputes them set-based; any other writer gets them filled row by row.
--- New SQLSTATEs: AE009 the chain does not continue; AE010 archiving refused.
+-- New SQLSTATEs: AE009 the chain does not continue; AE010 archiving refused, or an
+-- append to an archived log.
 set lock_timeout = '5s';
 set statement_timeout = '60s';
 
@@ -150,9 +151,16 @@ begin
     last_seq := cursor_parts[3]::pg_catalog.int8;
     last_hash := decode(cursor_parts[4], 'hex');
   else
-    owner := (aef_private.execution_owner(new.execution_id, 'aef_execution_logs')).user_id;
-    -- one filling writer per execution at a time, until the transaction ends
-    perform pg_advisory_xact_lock(16709, hashtext(new.execution_id::pg_catalog.text));
+    -- One filling writer per execution at a time, until the transaction ends: a
+    -- row lock on the execution. No API role can take it (locking rows needs
+    -- UPDATE on the table), where an advisory lock's key is open to anyone, and
+    -- row locks take no slot in the lock table, so one statement may touch any
+    -- number of executions.
+    select e.user_id into owner from public.aef_executions e where e.id = new.execution_id for no key update;
+    if not found then
+      raise exception using errcode = '23503',
+        message = format('aef_execution_logs.execution_id: execution %s does not exist', new.execution_id);
+    end if;
     select l.seq, l.hash into last_seq, last_hash
       from public.aef_execution_logs l
      where l.execution_id = new.execution_id and (new.seq is null or l.seq < new.seq)
@@ -218,6 +226,12 @@ begin
     if owner is distinct from r.user_id then
       raise exception using errcode = 'AE006',
         message = format('aef_execution_logs.user_id must be the owner of execution %s, not %s', r.execution_id, r.user_id);
+    end if;
+    -- an archived log is closed: after its tombstone a chain could only start
+    -- again at seq 1, and that is refused here
+    if r.seq = 1 and exists (select 1 from aef_audit.log_tombstones t where t.execution_id = r.execution_id) then
+      raise exception using errcode = 'AE010',
+        message = format('aef_execution_logs: the log of execution %s was archived; it takes no new events', r.execution_id);
     end if;
     before_seq := null;
     before_hash := null;

@@ -16,8 +16,9 @@ returning *;
 
 -- name: insert_execution_as_user
 -- Only the columns authenticated may insert (docs/rls.md); RLS checks the rest.
-insert into public.aef_executions (id, sop_id, user_id, config, execution_context, current_step_id)
-values (%(id)s, %(sop_id)s, %(user_id)s, %(config)s, %(execution_context)s, %(current_step_id)s)
+-- The database chooses the id: users may not.
+insert into public.aef_executions (sop_id, user_id, config, execution_context, current_step_id)
+values (%(sop_id)s, %(user_id)s, %(config)s, %(execution_context)s, %(current_step_id)s)
 returning *;
 
 -- name: get_execution
