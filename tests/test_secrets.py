@@ -9,11 +9,12 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
+from psycopg.types.json import Jsonb
 
 from aef_db.cli import main
 from aef_db.cluster import find_pg_bin
 from aef_db.rotation import rotate
-from aef_db.secrets import Cipher, Secret, SecretsError, generate_key
+from aef_db.secrets import Cipher, Secret, SecretsError, config_aad, context_aad, generate_key, session_aad
 from aef_db.store import Store
 
 from . import factories as f
@@ -144,3 +145,74 @@ def test_sealed_length_is_exact_for_the_active_key_id() -> None:
     for plaintext in ("", "x", "hunter2", "é" * 40, "y" * 1000):
         token = CIPHER.seal(plaintext, "aad")
         assert sealed_length(plaintext) == len(token) - len("k1") + 32  # the estimate assumes a 32-character key id
+
+
+ROTATED = Cipher({"k1": KEY, "k2": NEW_KEY}, active="k2")
+STRANGER = Cipher({"k9": bytes(range(64, 96))}, active="k9")  # a key this keyring has never held
+
+
+def _sealed_rows(db: Database) -> dict[str, dict]:  # type: ignore[type-arg]
+    """id -> the sealed columns of every execution and session, as stored."""
+    with db.connect() as conn:
+        rows = conn.execute("select id::text, execution_context, config from public.aef_executions").fetchall()
+        rows += conn.execute("select id, session_data from public.aef_browser_sessions").fetchall()
+    return {row.pop("id"): row for row in rows}
+
+
+def test_rotation_skips_and_reports_executions_whose_tokens_do_not_open(migrated: Database) -> None:
+    good, bad = f.execution(migrated, status="running"), f.execution(migrated, status="running")
+    with migrated.connect() as conn:  # as postgres, the table owner
+        conn.execute("update public.aef_executions set execution_context = %s, config = %s where id = %s", (Jsonb(
+            {"login": {"password": CIPHER.seal("correct-horse", context_aad(good))}}), Jsonb({}), good))
+        conn.execute("update public.aef_executions set execution_context = %s, config = %s where id = %s", (Jsonb({
+            "login": {"password": CIPHER.seal("still-good", context_aad(bad))},  # opens, but its row is skipped
+            "otp": ["x", "aef:v1:k1:garbage"],
+            "api": {"key": STRANGER.seal("sk-k9", context_aad(bad))},
+        }), Jsonb({"copied": CIPHER.seal("moved", config_aad(good))}), bad))  # fmt: skip
+    before = _sealed_rows(migrated)
+
+    report = rotate(migrated.url, ROTATED)
+
+    assert (report.executions, report.sessions, report.tokens) == (1, 0, 1)
+    assert report.skipped_ids == [str(bad)]
+    assert {(s.table, s.path, s.reason.split(" (")[0]) for s in report.skipped} == {
+        ("aef_executions", "execution_context.otp[1]", "malformed token"),
+        ("aef_executions", "execution_context.api.key", "unknown key id 'k9'"),
+        ("aef_executions", "config.copied", "authentication failed"),
+    }
+    after = _sealed_rows(migrated)
+    assert after[str(bad)] == before[str(bad)]  # untouched: not even its good token moved to k2
+    token = after[str(good)]["execution_context"]["login"]["password"]
+    assert token.startswith("aef:v1:k2:")
+    assert Cipher({"k2": NEW_KEY}, active="k2").open(token, context_aad(good)) == "correct-horse"
+
+
+def test_rotation_skips_and_reports_sessions_whose_data_does_not_open(migrated: Database) -> None:
+    f.session(migrated, id="bs_good", session_data={"sealed": CIPHER.seal('{"cookies": []}', session_aad("bs_good"))})
+    f.session(migrated, id="bs_bad", session_data={"sealed": STRANGER.seal('{"cookies": []}', session_aad("bs_bad"))})
+    before = _sealed_rows(migrated)
+
+    report = rotate(migrated.url, ROTATED)
+
+    assert (report.executions, report.sessions, report.tokens) == (0, 1, 1)
+    assert [(s.table, s.id, s.path, s.reason) for s in report.skipped] == [
+        ("aef_browser_sessions", "bs_bad", "session_data.sealed", "unknown key id 'k9'")]
+    after = _sealed_rows(migrated)
+    assert after["bs_bad"] == before["bs_bad"]
+    assert ROTATED.open_document(after["bs_good"]["session_data"], session_aad("bs_good")) == {"cookies": []}
+    assert ROTATED.key_id(after["bs_good"]["session_data"]["sealed"]) == "k2"
+
+
+def test_cli_rotate_lists_skipped_rows_and_exits_1(migrated: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    execution_id, session_id = _execution_with_credentials(migrated)  # a completed execution, an ended session
+    with migrated.connect() as conn:
+        conn.execute("update public.aef_browser_sessions set session_data = '{\"sealed\": \"aef:v1:k1:garbage\"}' where id = %s",
+                     (session_id,))  # fmt: skip
+    keys = f"k2:{base64.b64encode(NEW_KEY).decode()},k1:{base64.b64encode(KEY).decode()}"
+    monkeypatch.setenv("AEF_DB_ENCRYPTION_KEY", keys)
+    result = CliRunner().invoke(main, ["secrets", "rotate", "--database-url", migrated.url], terminal_width=400)
+    assert result.exit_code == 1, result.output
+    assert "re-sealed 2 secret(s) in 1 execution(s) and 0 session(s) under key k2" in result.output
+    assert f"skipped session {session_id}: session_data.sealed: malformed token" in result.output
+    assert "1 row(s) left untouched" in result.output and "Traceback" not in result.output
+    assert str(execution_id) not in result.output

@@ -12,12 +12,13 @@ from typing import Any, TypeVar
 import click
 import psycopg
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from aef_db import __version__, compat, doctor, schema_docs
 from aef_db import migrations as migration_files
 from aef_db.cluster import Cluster
-from aef_db.connection import connect, redact, require_supported_server
+from aef_db.connection import connect, redact, require_supported_server, scrub
 from aef_db.errors import AefDbError
 from aef_db.rotation import rotate
 from aef_db.runner import Runner, State
@@ -32,20 +33,27 @@ _STATE_STYLE = {State.APPLIED: "green", State.PENDING: "yellow", State.CHANGED: 
 _LEVEL_STYLE = {doctor.Level.OK: "green", doctor.Level.INFO: "cyan", doctor.Level.WARN: "yellow", doctor.Level.FAIL: "red"}
 
 
-def _note(message: str) -> None:
-    err.print(f"[dim]aef-db:[/dim] {message}", highlight=False)
+def _note(message: str, *, soft_wrap: bool = False) -> None:
+    err.print(f"[dim]aef-db:[/dim] {message}", highlight=False, soft_wrap=soft_wrap)
 
 
 def handle_errors(fn: F) -> F:
-    """Turn aef-db's own errors into a message on stderr and an exit code, without a traceback."""
+    """Turn aef-db's own errors into a message on stderr and an exit code, without a traceback.
+
+    Connection-level psycopg errors too, since libpq may quote the conninfo in them:
+    every message is scrubbed of the connection string's passwords, and no traceback
+    (which could not be scrubbed) is printed.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        conninfo = kwargs.get("database_url")  # click fills it from DATABASE_URL too
         try:
             return fn(*args, **kwargs)
-        except AefDbError as exc:
-            err.print(f"[bold red]error:[/bold red] {exc}", highlight=False, markup=True, soft_wrap=True)
-            sys.exit(exc.exit_code)
+        except (AefDbError, psycopg.OperationalError) as exc:
+            message = escape(scrub(str(exc), conninfo))
+            err.print(f"[bold red]error:[/bold red] {message}", highlight=False, markup=True, soft_wrap=True)
+            sys.exit(exc.exit_code if isinstance(exc, AefDbError) else 1)
 
     return wrapper  # type: ignore[return-value]
 
@@ -401,13 +409,25 @@ def secrets_generate_key(key_id: str) -> None:
 @database_url_option
 @handle_errors
 def secrets_rotate(database_url: str | None) -> None:
-    """Re-seal every stored secret under the active key, so older keys can be retired."""
+    """Re-seal every stored secret under the active key, so older keys can be retired.
+
+    A row holding a token that does not open (unknown key id, authentication failed,
+    malformed) is left untouched and listed with its execution or session id and the
+    token's path; every other row is rotated. Exit 0: everything re-sealed; 1: rows
+    were skipped, so keep the old keys until they are fixed or removed.
+    """
     cipher = Cipher.from_env()
     if cipher is None:
         raise click.UsageError("set AEF_DB_ENCRYPTION_KEY or AEF_DB_KEYFILE: rotation needs the old keys and the new one")
     report = rotate(resolve_url(database_url, _note), cipher)
     _note(f"re-sealed {report.tokens} secret(s) in {report.executions} execution(s) and {report.sessions} session(s)"
           f" under key {cipher.active}")
+    if report.skipped:
+        for skipped in report.skipped:
+            _note(f"[bold red]skipped[/bold red] {escape(str(skipped))}", soft_wrap=True)  # one line each, for grep
+        _note(f"{len(report.skipped_ids)} row(s) left untouched: keep the old keys until their tokens are fixed or removed",
+              soft_wrap=True)
+        sys.exit(1)
 
 
 # -- doctor -------------------------------------------------------------------
@@ -422,12 +442,12 @@ def doctor_command(as_json: bool, database_url: str | None, migrations_dir: Path
     """Check that a database is fit for aef-db; exit 1 when something is wrong."""
     checks = doctor.run(resolve_url(database_url, _note), _load(migrations_dir))
     if as_json:
-        click.echo(json.dumps([c.as_dict() for c in checks], indent=2))
+        click.echo(json.dumps([c.as_dict() | {"detail": scrub(c.detail, database_url)} for c in checks], indent=2))
     else:
         table = Table("check", "result", "detail")
         for c in checks:
             style = _LEVEL_STYLE[c.level]
-            table.add_row(c.name, f"[{style}]{c.level.value}[/{style}]", c.detail)
+            table.add_row(c.name, f"[{style}]{c.level.value}[/{style}]", escape(scrub(c.detail, database_url)))
         out.print(table)
     if doctor.failed(checks):
         sys.exit(1)
