@@ -15,6 +15,7 @@ BREAKAGE = {
     "foreign keys indexed": "drop index public.aef_checkpoints_execution_id_idx",
     "policies wrap auth calls": "create policy \"Bare\" on public.aef_checkpoints for select to authenticated using (user_id = auth.uid())",
     "log triggers enabled": "alter table public.aef_execution_logs disable trigger aef_30_append_only",
+    "definers pin search_path": "alter function public.aef_pause_execution(uuid) set search_path = ''",
 }
 
 

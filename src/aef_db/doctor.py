@@ -116,6 +116,8 @@ def _schema_checks(conn: Any) -> list[Check]:
                                      "bare auth call (once per row) in "),
         "log triggers enabled": (_names(conn, "log_triggers_off"), "fill, check and append-only all firing",
                                  "not firing: "),
+        "definers pin search_path": (_names(conn, "unpinned_definers"), "pg_catalog, pg_temp on every one",
+                                     "the caller's temp schema can shadow types in "),
     }
     return [
         Check(name, Level.FAIL if bad else Level.OK, (prefix + ", ".join(bad)) if bad else good)

@@ -8,7 +8,8 @@ chain is reported once, at its first break, with a kind:
 - ``altered``: an event's content no longer matches its hash, or a head or a
   digest records another hash for the same seq;
 - ``deleted``: a seq is missing inside the chain, or the head row is gone;
-- ``inserted``: an event the head does not know, or a seq that appears twice;
+- ``inserted``: an event the head does not know, a seq that appears twice, or any
+  event of an execution whose log was archived (a tombstone closes it);
 - ``reordered``: two events swapped places (each links to the other's position);
 - ``truncated tail``: the chain ends before its head or its digest entry.
 """
@@ -171,9 +172,16 @@ def verify(
                 rows = cur.stream(Q["events"], params, size=STREAM_CHUNK)
                 for chain_id, chain in itertools.groupby(rows, key=itemgetter(0)):
                     seen_chains.add(chain_id)
+                    first = next(chain)
                     n, finding = _check_chain(
-                        chain_id, chain, heads.get(chain_id), pins.get(chain_id)
+                        chain_id, itertools.chain([first], chain), heads.get(chain_id), pins.get(chain_id)
                     )
+                    tomb = tombs.get(chain_id)
+                    if tomb is not None:  # an archived log is closed: whatever follows was put there
+                        finding = Finding(
+                            chain_id, first[1], "inserted",
+                            f"events after the log was archived up to seq {tomb['last_seq']} ({tomb['location']})",
+                        )  # fmt: skip
                     report.chains += 1
                     report.events += n
                     if finding is not None:

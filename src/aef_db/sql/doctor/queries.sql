@@ -73,3 +73,22 @@ select t.tgname as relname
  where t.tgrelid = 'public.aef_execution_logs'::regclass and not t.tgisinternal
    and t.tgenabled <> case when left(t.tgname, 5) = 'aef_3' then 'A' else 'O' end
  order by 1;
+
+-- name: unpinned_definers
+-- A SECURITY DEFINER function runs as its owner. Unless its search_path names
+-- pg_catalog and ends with pg_temp, PostgreSQL searches the caller's temporary
+-- schema first for types and tables, so a caller can shadow `uuid` with a domain
+-- whose check runs their code as the owner.
+select p.oid::regprocedure::text as relname
+  from pg_proc p
+ where p.prosecdef
+   and (p.pronamespace::regnamespace::text in ('aef_private', 'aef_audit')
+        or (p.pronamespace = 'public'::regnamespace and p.proname like 'aef\_%%'))
+   and not exists (
+     select 1
+       from unnest(p.proconfig) c,
+            lateral (select string_to_array(replace(replace(substr(c, length('search_path=') + 1), ' ', ''), '"', ''), ',') as path) s
+      where c like 'search_path=%%'
+        and 'pg_catalog' = any(s.path)
+        and s.path[cardinality(s.path)] = 'pg_temp')
+ order by 1;
