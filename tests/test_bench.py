@@ -36,3 +36,8 @@ def test_audit_benchmark_runs_at_a_tiny_size() -> None:
     out = run_bench("audit.py", "--rows", "2000", "--batch", "500", "--rounds", "1", "--appends", "5",
                     "--append-rounds", "1", "--verify-rows", "2000")  # fmt: skip
     assert "| COPY, chain on |" in out and "events/s" in out
+
+
+def test_security_benchmark_runs_at_a_tiny_size() -> None:
+    out = run_bench("security.py", "--calls", "5", "--rows", "500", "--rounds", "1", "--import-executions", "250")
+    assert "| not yours |" in out and "| with the guards |" in out

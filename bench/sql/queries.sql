@@ -74,3 +74,25 @@ insert into public.aef_execution_logs (execution_id, step_id, event_type, data)
 select e.id, 'step-' || (g %% 10), 'browser_action', jsonb_build_object('n', g, 'url', 'https://example.com/invoices/' || g)
   from (select id from public.aef_executions order by id offset %(offset)s limit %(chunk)s) e,
        generate_series(1, %(per_execution)s) g;
+
+-- name: security_guards_off
+-- bench/security.py's "off" database: the JSON caps as they were before the
+-- security pass (stored size, no depth cap) on the log, for a side-by-side cost.
+alter table public.aef_execution_logs
+  drop constraint aef_execution_logs_data_depth,
+  drop constraint aef_execution_logs_browser_state_depth,
+  drop constraint aef_execution_logs_data_size,
+  drop constraint aef_execution_logs_browser_state_size,
+  add constraint aef_execution_logs_data_size check (pg_column_size(data) <= 262144),
+  add constraint aef_execution_logs_browser_state_size check (pg_column_size(browser_state) <= 262144);
+
+-- name: security_fill_import
+-- One statement naming only the seed's columns, per_execution events for every
+-- execution from number `first` on, interleaved (round robin), as an import may
+-- send them: the fill path serializes on each execution's row lock.
+insert into public.aef_execution_logs (execution_id, step_id, event_type, data, browser_state)
+select md5('execution' || (e + %(first)s))::uuid, 'step-' || g, 'browser_action',
+       jsonb_build_object('i', g, 'url', 'https://portal.example.com/invoices/' || e, 'fields', jsonb_build_array('a', 'b')),
+       jsonb_build_object('url', 'https://portal.example.com/', 'title', 'Invoices')
+  from generate_series(1, %(per_execution)s) g, generate_series(0, %(executions)s - 1) e
+ order by g, e;
