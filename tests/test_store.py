@@ -184,3 +184,17 @@ def test_bad_input_names_the_field_and_writes_nothing(migrated: Database) -> Non
     run(migrated, body)
     assert f.one(migrated, "select count(*) from public.aef_executions") == 0
     assert uuid.UUID(int=0) != sop
+
+
+def test_a_user_starts_executions_without_secrets_and_without_choosing_the_id(migrated: Database) -> None:
+    sop = f.sop(migrated)
+
+    async def body(store: Store):  # type: ignore[no-untyped-def]
+        with pytest.raises(ValueError, match="sealed by the engine"):
+            await store.as_user(OWNER).executions.start(sop, execution_context={"login": {"password": Secret("pw")}})
+        started = await store.as_user(OWNER).executions.start(sop, execution_context={"invoice": 7})
+        return started, await store.executions.start(sop, OWNER, execution_context={"pw": Secret("pw")})
+
+    mine, engine = run(migrated, body)
+    assert mine.execution_context == {"invoice": 7} and engine.execution_context == {"pw": "pw"}
+    assert f.one(migrated, "select count(*) from public.aef_executions") == 2
