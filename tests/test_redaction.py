@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from aef_db.cli import handle_errors
-from aef_db.connection import redact, scrub
+from aef_db.redaction import redact, scrub
 
 from .conftest import Database
 

@@ -18,7 +18,8 @@ from rich.table import Table
 from aef_db import __version__, compat, doctor, schema_docs
 from aef_db import migrations as migration_files
 from aef_db.cluster import Cluster
-from aef_db.connection import connect, redact, require_supported_server, scrub
+from aef_db.connection import connect, require_supported_server
+from aef_db.redaction import redact, scrub
 from aef_db.errors import AefDbError
 from aef_db.rotation import rotate
 from aef_db.runner import Runner, State
