@@ -46,3 +46,11 @@ def test_every_sqlstate_the_migrations_raise_is_documented() -> None:
         raised |= set(re.findall(r"errcode = '(\w{5})'", path.read_text()))
     documented = set(re.findall(r"^\| `(\w{5})` \|", (ROOT / "docs" / "errors.md").read_text(), re.MULTILINE))
     assert raised and raised <= documented, sorted(raised - documented)
+
+
+def test_schema_sql_is_generated_and_current(migrated) -> None:  # type: ignore[no-untyped-def]
+    from aef_db import schema_dump
+
+    assert schema_dump.committed() == schema_dump.dump(migrated.superuser_url), (
+        "src/aef_db/sql/schema.sql is stale: run bash scripts/regen_docs.sh"
+    )

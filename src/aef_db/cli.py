@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from aef_db import __version__, compat, doctor, schema_docs
+from aef_db import __version__, compat, doctor, schema_docs, schema_dump
 from aef_db import migrations as migration_files
 from aef_db.cluster import Cluster
 from aef_db.connection import connect, require_supported_server
@@ -274,6 +274,20 @@ def docs_schema(output: Path | None, database_url: str | None) -> None:
     with connect(resolve_url(database_url, _note)) as conn:
         require_supported_server(conn)
         text = schema_docs.render(conn)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        _note(f"wrote {output}")
+
+
+@docs_group.command("schema-sql")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write here instead of stdout.")
+@database_url_option
+@handle_errors
+def docs_schema_sql(output: Path | None, database_url: str | None) -> None:
+    """Dump aef-db's schemas as pg_dump --schema-only prints them (src/aef_db/sql/schema.sql)."""
+    text = schema_dump.dump(resolve_url(database_url, _note))
     if output is None:
         click.echo(text, nl=False)
     else:
