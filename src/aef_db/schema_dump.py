@@ -30,4 +30,7 @@ def dump(url: str) -> str:
     if result.returncode != 0:
         raise AefDbError(f"pg_dump failed: {result.stderr.strip()}")
     lines = [line for line in result.stdout.splitlines() if not line.startswith(_VOLATILE)]
-    return "\n".join(lines).strip() + "\n"
+    # the public schema itself is the database's (its owner and grants vary), not aef-db's
+    head, *entries = "\n".join(lines).split("\n--\n-- Name: ")
+    kept = [e for e in entries if not e.startswith("SCHEMA public;")]
+    return "\n--\n-- Name: ".join([head, *kept]).strip() + "\n"

@@ -57,13 +57,6 @@ CREATE SCHEMA public;
 ALTER SCHEMA public OWNER TO pg_database_owner;
 
 --
--- Name: SCHEMA public; Type: COMMENT; Schema: -; Owner: pg_database_owner
---
-
-COMMENT ON SCHEMA public IS 'standard public schema';
-
-
---
 -- Name: browser_session_status; Type: TYPE; Schema: public; Owner: postgres
 --
 
@@ -2390,13 +2383,6 @@ ALTER TABLE public.sops ENABLE ROW LEVEL SECURITY;
 --
 
 GRANT USAGE ON SCHEMA aef_audit TO service_role;
-
-
---
--- Name: SCHEMA public; Type: ACL; Schema: -; Owner: pg_database_owner
---
-
-GRANT ALL ON SCHEMA public TO postgres;
 
 
 --
