@@ -1,10 +1,12 @@
 -- The schema's shape: tables, enums in the seed's order, RLS, policies, functions.
 begin;
 \ir _fixtures.psql
-select plan(17);
+select plan(20);
 
-select tables_are('public', array['sops', 'aef_executions', 'aef_execution_logs', 'aef_checkpoints', 'aef_browser_sessions'],
-  'public holds the four AEF tables (and sops)');
+-- a team's project holds its own tables too: only aef-db's are counted
+select has_table('public', 'sops', 'public.sops exists (the team''s own, or aef-db''s minimal one)');
+select set_eq($$ select tablename::text from pg_tables where schemaname = 'public' and tablename like 'aef\_%' $$,
+  array['aef_executions', 'aef_execution_logs', 'aef_checkpoints', 'aef_browser_sessions'], 'public holds the four AEF tables');
 select enum_has_labels('public', 'execution_status', array['idle', 'running', 'paused', 'completed', 'error', 'cancelled'], 'execution_status labels');
 select enum_has_labels('public', 'log_event_type', array['step_started', 'step_completed', 'step_failed', 'browser_action',
   'user_input', 'checkpoint_reached', 'loop_iteration', 'decision_made', 'error_occurred'], 'log_event_type labels');
@@ -26,6 +28,12 @@ select set_eq($$ select tablename::text from pg_publication_tables where pubname
   array['aef_executions', 'aef_execution_logs', 'aef_checkpoints', 'aef_browser_sessions'], 'all four tables are published for Realtime');
 select ok(not exists (select 1 from pg_publication_tables where tablename = 'aef_browser_sessions' and 'session_data' = any(attnames)),
   'session_data is not published');
+select ok(exists (select 1 from pg_publication_tables where pubname = 'supabase_realtime' and tablename = 'aef_browser_sessions'
+                   and 'status' = any(attnames)), 'a session''s status is published');
+select is((select string_agg(relname::text || '=' || relreplident::text, ' ' order by relname) from pg_class
+            where relnamespace = 'public'::regnamespace and relname like 'aef\_%' and relkind = 'r'),
+  'aef_browser_sessions=d aef_checkpoints=f aef_execution_logs=d aef_executions=f',
+  'replica identity: full where a UI needs the old row (executions, checkpoints), the key elsewhere');
 
 select * from finish();
 rollback;
