@@ -73,7 +73,7 @@ def test_doctor_fails_on_a_changed_file(database: Database, migrations_copy: Pat
     runner = CliRunner()
     args = ["--database-url", database.url, "--migrations-dir", str(migrations_copy)]
     assert runner.invoke(main, ["migrate", "up", *args]).exit_code == 0
-    path = migrations_copy / "20261126000100_aef_enums.sql"
+    path = migrations_copy / "20261126000100_aef_types.sql"
     path.write_text(path.read_text().replace("Lifecycle", "Life cycle"))
     code, checks = doctor_json(runner, *args)
     assert code == 1

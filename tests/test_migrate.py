@@ -98,9 +98,9 @@ def test_up_on_an_empty_database_applies_the_seed_enums(database: Database) -> N
         row = conn.execute(
             "select name, statements from supabase_migrations.schema_migrations where version = %s", (FIRST,)
         ).fetchone()
-        assert row["name"] == "aef_enums"
+        assert row["name"] == "aef_types"
         # the CLI's format: one array element per statement of the file
-        assert len(row["statements"]) == len(applied[0].statements) == 12
+        assert len(row["statements"]) == len(applied[0].statements) == 18
         assert row["statements"][2].startswith("create type public.execution_status")
         assert not conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()["rolsuper"]
 
@@ -207,7 +207,7 @@ def test_down_to_reverts_only_newer_migrations(database: Database, migrations_co
 def test_down_uses_the_rollback_stored_at_apply_time(database: Database, migrations_copy: Path) -> None:
     runner = Runner(database.url, migration_files.load(migrations_copy))
     runner.up()
-    (migrations_copy / "20261126000100_aef_enums.rollback.sql").write_text("select 1/0;\n")
+    (migrations_copy / "20261126000100_aef_types.rollback.sql").write_text("select 1/0;\n")
     Runner(database.url, migration_files.load(migrations_copy)).down(all_=True)
     assert enum_labels(database) == {}
 
@@ -280,7 +280,7 @@ def test_cli_reports_a_failing_file_and_exits_1(
 
 def test_status_flags_a_file_changed_after_it_was_applied(database: Database, migrations_copy: Path) -> None:
     Runner(database.url, migration_files.load(migrations_copy)).up()
-    path = migrations_copy / "20261126000100_aef_enums.sql"
+    path = migrations_copy / "20261126000100_aef_types.sql"
     path.write_text(path.read_text() + "\n-- edited afterwards\n")
     status = Runner(database.url, migration_files.load(migrations_copy)).status()
     assert [m.state for m in status.migrations] == [State.CHANGED] + [State.APPLIED] * (len(VERSIONS) - 1)

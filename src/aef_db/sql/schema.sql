@@ -531,8 +531,13 @@ CREATE FUNCTION aef_private.checkpoints_before_insert() RETURNS trigger
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  execution public.aef_executions := aef_private.execution_owner(new.execution_id, 'aef_checkpoints');
+  execution public.aef_executions;
 begin
+  select * into execution from public.aef_executions e where e.id = new.execution_id;
+  if not found then
+    raise exception using errcode = '23503',
+      message = format('aef_checkpoints.execution_id: execution %s does not exist', new.execution_id);
+  end if;
   if new.user_id is null then
     new.user_id := execution.user_id;
   elsif new.user_id <> execution.user_id then
@@ -606,28 +611,6 @@ $$;
 
 
 ALTER FUNCTION aef_private.checkpoints_before_update() OWNER TO postgres;
-
---
--- Name: execution_owner(uuid, text); Type: FUNCTION; Schema: aef_private; Owner: postgres
---
-
-CREATE FUNCTION aef_private.execution_owner(execution_id uuid, for_table text) RETURNS public.aef_executions
-    LANGUAGE plpgsql STABLE
-    AS $$
-declare
-  execution public.aef_executions;
-begin
-  select * into execution from public.aef_executions e where e.id = execution_id;
-  if not found then
-    raise exception using errcode = '23503',
-      message = format('%s.execution_id: execution %s does not exist', for_table, execution_id);
-  end if;
-  return execution;
-end
-$$;
-
-
-ALTER FUNCTION aef_private.execution_owner(execution_id uuid, for_table text) OWNER TO postgres;
 
 --
 -- Name: execution_transition_allowed(public.execution_status, public.execution_status); Type: FUNCTION; Schema: aef_private; Owner: postgres
@@ -2134,6 +2117,20 @@ COMMENT ON INDEX public.aef_executions_user_recent_idx IS 'A user''s recent exec
 
 
 --
+-- Name: aef_executions_user_started_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX aef_executions_user_started_idx ON public.aef_executions USING btree (user_id, started_at DESC NULLS LAST);
+
+
+--
+-- Name: INDEX aef_executions_user_started_idx; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON INDEX public.aef_executions_user_started_idx IS 'A user''s executions by when they started (never-started ones last).';
+
+
+--
 -- Name: aef_executions_user_status_idx; Type: INDEX; Schema: public; Owner: postgres
 --
 
@@ -2476,13 +2473,6 @@ REVOKE ALL ON FUNCTION aef_private.checkpoints_before_insert() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION aef_private.checkpoints_before_update() FROM PUBLIC;
-
-
---
--- Name: FUNCTION execution_owner(execution_id uuid, for_table text); Type: ACL; Schema: aef_private; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION aef_private.execution_owner(execution_id uuid, for_table text) FROM PUBLIC;
 
 
 --

@@ -1,4 +1,4 @@
--- Rollback of 20261126000600 aef_realtime.
+-- Rollback of 20261126000800 aef_realtime.
 set lock_timeout = '5s';
 set statement_timeout = '60s';
 

@@ -1,7 +1,9 @@
--- aef-db 20261126000800 aef_audit_chain
--- A hash chain per execution over aef_execution_logs, kept by the database for
--- every writer (docs/audit.md). Blocking UPDATE and DELETE stops ordinary roles;
--- the chain makes what a superuser or the table owner could still do detectable.
+-- aef-db 20261126000500 aef_execution_logs
+-- The step-by-step log of each execution, and its audit trail (docs/audit.md):
+-- append-only for every role, numbered 1, 2, 3... without gaps per execution,
+-- and a hash chain per execution kept by the database for every writer.
+-- Blocking UPDATE and DELETE stops ordinary roles; the chain makes what a
+-- superuser or the table owner could still do detectable.
 --   hash     = sha256(record), record = the event's canonical encoding (v1):
 --              "aef-log-v1", execution_id, seq, step_id as a JSON string or null,
 --              event_type, timestamp in microseconds since the Unix epoch,
@@ -11,10 +13,76 @@
 -- The two writing paths of decision 16 carry the chain too: a writer that
 -- supplies seq and the hashes skips the row trigger and the statement check
 -- recomputes them set-based; any other writer gets them filled row by row.
--- New SQLSTATEs: AE009 the chain does not continue; AE010 archiving refused, or an
--- append to an archived log.
+-- SQLSTATEs: AE005 the log is append-only; AE006 owner mismatch; AE007 seq does
+-- not continue the execution; AE009 the chain does not continue; AE010 archiving
+-- refused, or an append to an archived log.
 set lock_timeout = '5s';
 set statement_timeout = '60s';
+
+create table public.aef_execution_logs (
+  id uuid primary key default gen_random_uuid(),
+  execution_id uuid not null references public.aef_executions (id),
+  -- squawk-ignore prefer-text-field
+  step_id varchar(256),
+  event_type public.log_event_type not null,
+  "timestamp" timestamptz not null default now(),
+  data jsonb not null default '{}',
+  browser_state jsonb,
+  user_id uuid not null,
+  seq bigint not null,
+  prev_hash bytea,
+  hash bytea,
+  created_at timestamptz not null default now(),
+  constraint aef_execution_logs_execution_seq_key unique (execution_id, seq),
+  constraint aef_execution_logs_seq_positive check (seq > 0),
+  constraint aef_execution_logs_step_id_not_blank check (step_id <> ''),
+  constraint aef_execution_logs_data_is_object check (jsonb_typeof(data) = 'object'),
+  constraint aef_execution_logs_data_size check (pg_column_size(data #> '{}') <= 262144),
+  constraint aef_execution_logs_data_depth check (not (data @? '$.**{65}')),
+  constraint aef_execution_logs_browser_state_is_object check (jsonb_typeof(browser_state) = 'object'),
+  constraint aef_execution_logs_browser_state_size check (pg_column_size(browser_state #> '{}') <= 262144),
+  constraint aef_execution_logs_browser_state_depth check (not (browser_state @? '$.**{65}')),
+  -- Every event's hash covers the event, for every writer, checked by the executor
+  -- row by row (no PL/pgSQL): a supplied hash that does not match is refused here.
+  -- The expression is aef_private.log_hash's body, written out: a constraint is
+  -- prepared again for every statement, and inlining a function there would mean
+  -- parsing its body every time (a cost single-event appends would feel). Should
+  -- the two ever differ, every filled insert fails this check.
+  constraint aef_execution_logs_hash_covers_event check (
+    hash is not null
+    and hash = sha256(convert_to(
+      format(E'aef-log-v1\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n',
+             execution_id, seq, coalesce(to_jsonb(step_id::text)::text, 'null'), event_type,
+             (extract(epoch from "timestamp") * 1000000)::bigint, data, coalesce(browser_state::text, 'null'),
+             coalesce(encode(prev_hash, 'hex'), repeat('0', 64))),
+      'UTF8'))
+  )
+);
+comment on table public.aef_execution_logs is
+  'Step-by-step log of each execution, and its audit trail: append-only for every role. seq numbers each execution''s events 1, 2, 3... without gaps.';
+comment on column public.aef_execution_logs.id is 'Event id.';
+comment on column public.aef_execution_logs.execution_id is 'The execution this event belongs to.';
+comment on column public.aef_execution_logs.step_id is 'The SOP step, when the event belongs to one (seed: VARCHAR), up to 256 characters.';
+comment on column public.aef_execution_logs.event_type is 'What happened.';
+comment on column public.aef_execution_logs."timestamp" is 'When it happened, as the writer says; defaults to now().';
+comment on column public.aef_execution_logs.data is 'Event payload, a JSON object of at most 256 KiB.';
+comment on column public.aef_execution_logs.browser_state is 'Browser state at the event (URL, title...), a JSON object of at most 256 KiB, or null.';
+comment on column public.aef_execution_logs.user_id is
+  'The execution''s owner, copied by the database (or checked, when the writer supplies it) so RLS is an indexed equality.';
+comment on column public.aef_execution_logs.seq is
+  'Position in the execution''s log: 1, 2, 3... without gaps. Assigned by the database, or supplied by a batching writer and checked.';
+comment on column public.aef_execution_logs.created_at is 'When the database recorded the event.';
+comment on column public.aef_execution_logs.prev_hash is
+  'Audit chain: the hash of the execution''s previous event; null for seq 1. Computed by the database, or supplied and checked (AE009).';
+comment on column public.aef_execution_logs.hash is
+  'Audit chain: sha256 of this event''s canonical encoding (aef-log-v1, docs/audit.md), which includes prev_hash.';
+
+-- Led by the RLS column, then the page order: as a user, "user_id = (select
+-- auth.uid()) and execution_id = $1 and seq > $2 order by seq" is one index range.
+-- (A bare user_id index made the planner AND it with the unique index: 20x slower.)
+create index aef_execution_logs_user_page_idx on public.aef_execution_logs (user_id, execution_id, seq);
+comment on index public.aef_execution_logs_user_page_idx is
+  'The RLS column, then an execution''s log in order: a user''s page of a log. (execution_id, seq) alone is the unique constraint''s.';
 
 create schema aef_audit;
 comment on schema aef_audit is
@@ -86,56 +154,18 @@ comment on column aef_audit.log_tombstones.xact is 'The archiving transaction: o
 create index log_tombstones_execution_id_idx on aef_audit.log_tombstones (execution_id);
 comment on index aef_audit.log_tombstones_execution_id_idx is 'An execution''s tombstones.';
 
--- Existing events get their chain, in order, before the rules below apply.
-alter table public.aef_execution_logs disable trigger aef_30_append_only;
-do $$
-declare
-  ev record;
-  prev bytea;
-  current_execution uuid;
-begin
-  for ev in select id, execution_id, seq, step_id, event_type, "timestamp", data, browser_state
-              from public.aef_execution_logs order by execution_id, seq loop
-    if ev.execution_id is distinct from current_execution then
-      current_execution := ev.execution_id;
-      prev := null;
-    end if;
-    update public.aef_execution_logs
-       set prev_hash = prev,
-           hash = aef_private.log_hash(ev.execution_id, ev.seq, ev.step_id, ev.event_type, ev."timestamp", ev.data, ev.browser_state, prev)
-     where id = ev.id
-    returning hash into prev;
-  end loop;
-end
-$$;
-alter table public.aef_execution_logs enable always trigger aef_30_append_only;
-
--- Every event's hash covers the event, for every writer, checked by the executor
--- row by row (no PL/pgSQL): a supplied hash that does not match is refused here.
--- The expression is aef_private.log_hash's body, written out: a constraint is
--- prepared again for every statement, and inlining a function there would mean
--- parsing its body every time (a cost single-event appends would feel). Should
--- the two ever differ, every filled insert fails this check.
-alter table public.aef_execution_logs
-  add constraint aef_execution_logs_hash_covers_event check (
-    hash is not null
-    and hash = sha256(convert_to(
-      format(E'aef-log-v1\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n',
-             execution_id, seq, coalesce(to_jsonb(step_id::text)::text, 'null'), event_type,
-             (extract(epoch from "timestamp") * 1000000)::bigint, data, coalesce(browser_state::text, 'null'),
-             coalesce(encode(prev_hash, 'hex'), repeat('0', 64))),
-      'UTF8'))
-  ) not valid;
--- squawk-ignore constraint-missing-not-valid
-alter table public.aef_execution_logs validate constraint aef_execution_logs_hash_covers_event;
-
-insert into aef_audit.log_heads (execution_id, last_seq, last_hash)
-select distinct on (execution_id) execution_id, seq, hash from public.aef_execution_logs order by execution_id, seq desc;
-
+-- ---------------------------------------------------------------------------
+-- The writing paths
+-- ---------------------------------------------------------------------------
+-- Two paths. A batching writer supplies user_id and seq itself; then no row
+-- trigger runs (the WHEN clause is evaluated without calling a function) and
+-- one statement-level check verifies the whole batch, set-based. A writer that
+-- names only the seed's columns (supabase-js, a SQL console) gets them filled
+-- here, row by row, with the chain.
 -- The fill path: seq, owner and both hashes, row by row. The cursor
 -- ("execution|owner|last seq|last hash") spares a lookup for consecutive rows
 -- of one execution.
-create or replace function aef_private.logs_fill() returns trigger
+create function aef_private.logs_fill() returns trigger
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
 as $$
@@ -183,7 +213,7 @@ $$;
 
 -- The statement check: owners, gapless seqs, then every hash recomputed and
 -- every link checked set-based, then one head update per execution.
-create or replace function aef_private.logs_verify_batch() returns trigger
+create function aef_private.logs_verify_batch() returns trigger
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
 as $$
@@ -264,14 +294,16 @@ begin
 end
 $$;
 
-drop trigger aef_10_fill on public.aef_execution_logs;
 create trigger aef_10_fill before insert on public.aef_execution_logs
   for each row when (new.user_id is null or new.seq is null or new.hash is null)
   execute function aef_private.logs_fill();
+create trigger aef_20_verify after insert on public.aef_execution_logs
+  referencing new table as inserted
+  for each statement execute function aef_private.logs_verify_batch();
 
 -- Append-only, with one exception: the events of an execution archived by
 -- aef_audit.archive_execution_logs in this same transaction, up to its tombstone.
-create or replace function aef_private.logs_append_only() returns trigger
+create function aef_private.logs_append_only() returns trigger
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
 as $$
@@ -329,13 +361,16 @@ $$;
 comment on function aef_audit.archive_execution_logs(uuid, text) is
   'The one sanctioned way to remove a log: records a tombstone (last seq, head hash, who, where), then deletes the events. Final executions only. service_role and the owner only.';
 
+create trigger aef_30_append_only before update or delete on public.aef_execution_logs
+  for each row execute function aef_private.logs_append_only();
+create trigger aef_31_append_only_truncate before truncate on public.aef_execution_logs
+  for each statement execute function aef_private.logs_append_only();
+-- ALWAYS: fire under session_replication_role = replica too.
+alter table public.aef_execution_logs enable always trigger aef_30_append_only;
+alter table public.aef_execution_logs enable always trigger aef_31_append_only_truncate;
+
 revoke all on all functions in schema aef_private from public;
 revoke all on function aef_audit.archive_execution_logs(uuid, text) from public;
 revoke all on all tables in schema aef_audit from public;
 grant usage on schema aef_audit to service_role;
 grant execute on function aef_audit.archive_execution_logs(uuid, text) to service_role;
-
-comment on column public.aef_execution_logs.prev_hash is
-  'Audit chain: the hash of the execution''s previous event; null for seq 1. Computed by the database, or supplied and checked (AE009).';
-comment on column public.aef_execution_logs.hash is
-  'Audit chain: sha256 of this event''s canonical encoding (aef-log-v1, docs/audit.md), which includes prev_hash.';

@@ -1,4 +1,4 @@
--- aef-db 20261126000500 aef_access
+-- aef-db 20261126000700 aef_access
 -- Who may do what: explicit grants and revokes (so projects with and without
 -- Supabase's old "grant all to anon, authenticated" default privileges end up
 -- identical), row level security, and the only functions through which a user

@@ -1,4 +1,4 @@
--- Rollback of 20261126000500 aef_access.
+-- Rollback of 20261126000700 aef_access.
 -- A rollback exists to remove what its migration created.
 -- squawk-ignore-file ban-drop-function
 set lock_timeout = '5s';

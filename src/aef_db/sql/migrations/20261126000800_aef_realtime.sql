@@ -1,4 +1,4 @@
--- aef-db 20261126000600 aef_realtime
+-- aef-db 20261126000800 aef_realtime
 -- Supabase Realtime streams the tables of the publication supabase_realtime and
 -- checks each change against the subscriber's RLS.
 set lock_timeout = '5s';
