@@ -139,6 +139,42 @@ def test_jsonb_text_is_what_postgresql_prints(
     assert printed == jsonb_text(value)
 
 
+_text = st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=12)
+events = st.fixed_dictionaries({
+    "execution_id": st.uuids(), "seq": st.integers(1, 2**62), "step_id": st.none() | _text.filter(bool),
+    "event_type": st.sampled_from(["step_started", "browser_action", "user_input"]),
+    "ts": st.datetimes(min_value=dt.datetime(1000, 1, 1), max_value=dt.datetime(9999, 1, 1), timezones=st.just(dt.UTC)),
+    "data": st.dictionaries(_text, json_values, max_size=4),
+    "browser_state": st.none() | st.dictionaries(_text, json_values, max_size=3),
+    "prev": st.none() | st.binary(min_size=32, max_size=32),
+})  # fmt: skip
+
+
+@settings(max_examples=100, deadline=None)
+@given(event=events)
+def test_one_encoding_for_the_fill_path_the_check_and_python(
+    migrated_conn: psycopg.Connection, event: dict
+) -> None:
+    """The encoding is written three times (aef_private.log_hash for the fill path, the check
+    constraint spelled out for speed, canonical.py for verify); this proves them one function."""
+    data, state = jsonb_text(event["data"]), None if event["browser_state"] is None else jsonb_text(event["browser_state"])
+    ours = event_hash(event["execution_id"], event["seq"], event["step_id"], event["event_type"], micros(event["ts"]),
+                      data, state, event["prev"])  # fmt: skip
+    args = {**event, "data": data, "state": state}
+    fill = migrated_conn.execute(
+        "select aef_private.log_hash(%(execution_id)s, %(seq)s, %(step_id)s, %(event_type)s, %(ts)s,"
+        " %(data)s::jsonb, %(state)s::jsonb, %(prev)s) as h", args,
+    ).fetchone()["h"]  # fmt: skip
+    assert fill == ours
+    with migrated_conn.transaction(force_rollback=True):  # the check, on a table with the log's constraints only
+        migrated_conn.execute("create temp table probe (like public.aef_execution_logs including constraints including defaults)")
+        migrated_conn.execute(
+            "insert into probe (id, execution_id, user_id, seq, step_id, event_type, \"timestamp\", data, browser_state,"
+            " prev_hash, hash) values (gen_random_uuid(), %(execution_id)s, gen_random_uuid(), %(seq)s, %(step_id)s,"
+            " %(event_type)s, %(ts)s, %(data)s::jsonb, %(state)s::jsonb, %(prev)s, %(hash)s)", {**args, "hash": ours},
+        )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def migrated_conn(cluster, migrated_template: str):  # type: ignore[no-untyped-def]
     from .conftest import _create, _drop
