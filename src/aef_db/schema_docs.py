@@ -16,6 +16,12 @@ from aef_db import sql as package_sql
 
 _Q = package_sql.queries("docs/queries.sql")
 TABLES = ["aef_executions", "aef_execution_logs", "aef_checkpoints", "aef_browser_sessions"]
+# every schema aef-db creates or uses, with its tables (public: aef-db's functions only)
+SCHEMAS = {
+    "public": TABLES,
+    "aef_audit": ["log_heads", "log_tombstones"],
+    "aef_private": ["engine_roles"],
+}
 ENUMS = ["execution_status", "log_event_type", "checkpoint_type", "checkpoint_status", "browser_session_status"]
 _REPLICA = {"d": "default (primary key)", "f": "full", "n": "nothing", "i": "index"}
 _CONSTRAINT = {"p": "primary key", "f": "foreign key", "u": "unique", "c": "check", "x": "exclusion"}
@@ -39,18 +45,24 @@ def render(conn: psycopg.Connection) -> str:
     ]
     for enum in conn.execute(_Q["enums"], {"enums": ENUMS}):
         out.append(f"- **`{enum['name']}`**: {', '.join(f'`{label}`' for label in enum['labels'])}. {enum['comment'] or ''}".rstrip())
-    for table in conn.execute(_Q["tables"], {"tables": TABLES}).fetchall():
-        out += _table(conn, table)
-    out += ["", "## Functions", "", "| function | returns | security definer | callers | description |", "|---|---|---|---|---|"]
-    for fn in conn.execute(_Q["functions"]):
-        out.append(
-            f"| `{fn['signature']}` | `{fn['returns']}` | {'yes' if fn['security_definer'] else 'no'}"
-            f" | {fn['callers'] or '(owner only)'} | {_cell(fn['comment'])} |"
-        )
+    for schema, tables in SCHEMAS.items():
+        if schema != "public":
+            comment = conn.execute(_Q["schema_comment"], {"schema": schema}).fetchone()["comment"]
+            out += ["", f"## Schema `{schema}`", "", comment or ""]
+        for table in conn.execute(_Q["tables"], {"schema": schema, "tables": tables}).fetchall():
+            out += _table(conn, schema, table)
+        out += ["", f"## Functions in `{schema}`", "",
+                "| function | returns | security definer | settings | callers | description |", "|---|---|---|---|---|---|"]
+        for fn in conn.execute(_Q["functions"], {"schema": schema}):
+            out.append(
+                f"| `{fn['signature']}` | `{fn['returns']}` | {'yes' if fn['security_definer'] else 'no'}"
+                f" | {('`' + _cell(fn['settings']) + '`') if fn['settings'] else ''}"
+                f" | {fn['callers'] or '(owner only)'} | {_cell(fn['comment'])} |"
+            )
     return "\n".join(out) + "\n"
 
 
-def _table(conn: psycopg.Connection, table: dict[str, Any]) -> list[str]:
+def _table(conn: psycopg.Connection, schema: str, table: dict[str, Any]) -> list[str]:
     name, relname = table["name"], table["relname"]
     out = ["", f"## `{name}`", "", table["comment"] or "", ""]
     out.append(f"Row level security: {'on' if table['rls'] else 'OFF'}. Replica identity: {_REPLICA[table['replica_identity']]}.")
@@ -73,15 +85,15 @@ def _table(conn: psycopg.Connection, table: dict[str, Any]) -> list[str]:
             always = " (ENABLE ALWAYS)" if trg["enabled"] == "A" else ""
             out.append(f"- `{trg['name']}`{always}: `{_cell(trg['definition'])}`")
     out += ["", "Policies:", ""]
-    for pol in conn.execute(_Q["policies"], {"relname": relname}):
+    for pol in conn.execute(_Q["policies"], {"schema": schema, "relname": relname}):
         rule = " ".join(part for part in (
             f"using `{_cell(pol['qual'])}`" if pol["qual"] else "",
             f"with check `{_cell(pol['with_check'])}`" if pol["with_check"] else "",
         ) if part)  # fmt: skip
         out.append(f"- \"{pol['name']}\": {pol['cmd'].lower()} to {', '.join(pol['roles'])}, {rule}")
     out += ["", "Grants:", ""]
-    for grant in conn.execute(_Q["grants"], {"relname": relname}):
+    for grant in conn.execute(_Q["grants"], {"schema": schema, "relname": relname}):
         out.append(f"- {grant['grantee']}: {grant['privileges'].lower()}")
-    for grant in conn.execute(_Q["column_grants"], {"relname": relname}):
+    for grant in conn.execute(_Q["column_grants"], {"schema": schema, "relname": relname}):
         out.append(f"- {grant['grantee']}: {grant['privilege_type'].lower()} on columns {grant['columns']}")
     return out

@@ -335,6 +335,13 @@ $$;
 ALTER FUNCTION aef_private.assert_session_owner(session_id text, owner uuid) OWNER TO postgres;
 
 --
+-- Name: FUNCTION assert_session_owner(session_id text, owner uuid); Type: COMMENT; Schema: aef_private; Owner: postgres
+--
+
+COMMENT ON FUNCTION aef_private.assert_session_owner(session_id text, owner uuid) IS 'Raises AE006 when the session belongs to another user than the execution''s owner.';
+
+
+--
 -- Name: caller_is_engine(); Type: FUNCTION; Schema: aef_private; Owner: postgres
 --
 
@@ -352,6 +359,13 @@ $$;
 
 
 ALTER FUNCTION aef_private.caller_is_engine() OWNER TO postgres;
+
+--
+-- Name: FUNCTION caller_is_engine(); Type: COMMENT; Schema: aef_private; Owner: postgres
+--
+
+COMMENT ON FUNCTION aef_private.caller_is_engine() IS 'Whether the calling role (SET ROLE, else the session user) acts as the engine without a JWT subject: listed in engine_roles, a superuser or BYPASSRLS.';
+
 
 --
 -- Name: aef_executions; Type: TABLE; Schema: public; Owner: postgres
@@ -523,6 +537,13 @@ $$;
 ALTER FUNCTION aef_private.change_execution(target uuid, to_status public.execution_status, action text, fn text, from_statuses public.execution_status[]) OWNER TO postgres;
 
 --
+-- Name: FUNCTION change_execution(target uuid, to_status public.execution_status, action text, fn text, from_statuses public.execution_status[]); Type: COMMENT; Schema: aef_private; Owner: postgres
+--
+
+COMMENT ON FUNCTION aef_private.change_execution(target uuid, to_status public.execution_status, action text, fn text, from_statuses public.execution_status[]) IS 'The body of the pause, resume and cancel functions: one owner-scoped lookup, the transition, and a user_input event.';
+
+
+--
 -- Name: checkpoints_before_insert(); Type: FUNCTION; Schema: aef_private; Owner: postgres
 --
 
@@ -568,6 +589,13 @@ $$;
 ALTER FUNCTION aef_private.checkpoints_before_insert() OWNER TO postgres;
 
 --
+-- Name: FUNCTION checkpoints_before_insert(); Type: COMMENT; Schema: aef_private; Owner: postgres
+--
+
+COMMENT ON FUNCTION aef_private.checkpoints_before_insert() IS 'Guard: a checkpoint is created pending, with its execution''s owner, on an execution that is not final, with a future timeout.';
+
+
+--
 -- Name: checkpoints_before_update(); Type: FUNCTION; Schema: aef_private; Owner: postgres
 --
 
@@ -611,6 +639,13 @@ $$;
 
 
 ALTER FUNCTION aef_private.checkpoints_before_update() OWNER TO postgres;
+
+--
+-- Name: FUNCTION checkpoints_before_update(); Type: COMMENT; Schema: aef_private; Owner: postgres
+--
+
+COMMENT ON FUNCTION aef_private.checkpoints_before_update() IS 'Guard: a checkpoint resolves once (AE002), times out only after timeout_at, keeps its question (AE004); the database sets resolved_at and resolved_by.';
+
 
 --
 -- Name: execution_transition_allowed(public.execution_status, public.execution_status); Type: FUNCTION; Schema: aef_private; Owner: postgres
@@ -668,6 +703,13 @@ $$;
 ALTER FUNCTION aef_private.executions_before_insert() OWNER TO postgres;
 
 --
+-- Name: FUNCTION executions_before_insert(); Type: COMMENT; Schema: aef_private; Owner: postgres
+--
+
+COMMENT ON FUNCTION aef_private.executions_before_insert() IS 'Guard: an execution is created idle or running, with an SOP; the database sets its timestamps and checks its session''s owner.';
+
+
+--
 -- Name: executions_before_update(); Type: FUNCTION; Schema: aef_private; Owner: postgres
 --
 
@@ -716,6 +758,13 @@ $$;
 ALTER FUNCTION aef_private.executions_before_update() OWNER TO postgres;
 
 --
+-- Name: FUNCTION executions_before_update(); Type: COMMENT; Schema: aef_private; Owner: postgres
+--
+
+COMMENT ON FUNCTION aef_private.executions_before_update() IS 'Guard: the status machine (AE001), immutable columns (AE004), frozen final rows (a key rotation may re-seal), maintained timestamps.';
+
+
+--
 -- Name: executions_close_checkpoints(); Type: FUNCTION; Schema: aef_private; Owner: postgres
 --
 
@@ -739,6 +788,13 @@ $$;
 
 
 ALTER FUNCTION aef_private.executions_close_checkpoints() OWNER TO postgres;
+
+--
+-- Name: FUNCTION executions_close_checkpoints(); Type: COMMENT; Schema: aef_private; Owner: postgres
+--
+
+COMMENT ON FUNCTION aef_private.executions_close_checkpoints() IS 'When an execution becomes final: its pending checkpoint closes as skipped, and a decision_made event is logged.';
+
 
 --
 -- Name: log_hash(uuid, bigint, text, public.log_event_type, timestamp with time zone, jsonb, jsonb, bytea); Type: FUNCTION; Schema: aef_private; Owner: postgres
@@ -788,6 +844,13 @@ $$;
 
 
 ALTER FUNCTION aef_private.logs_append_only() OWNER TO postgres;
+
+--
+-- Name: FUNCTION logs_append_only(); Type: COMMENT; Schema: aef_private; Owner: postgres
+--
+
+COMMENT ON FUNCTION aef_private.logs_append_only() IS 'Refuses UPDATE, DELETE and TRUNCATE on the log (AE005), except the deletes of a log archived by the same transaction.';
+
 
 --
 -- Name: logs_fill(); Type: FUNCTION; Schema: aef_private; Owner: postgres
@@ -841,6 +904,13 @@ $$;
 
 
 ALTER FUNCTION aef_private.logs_fill() OWNER TO postgres;
+
+--
+-- Name: FUNCTION logs_fill(); Type: COMMENT; Schema: aef_private; Owner: postgres
+--
+
+COMMENT ON FUNCTION aef_private.logs_fill() IS 'The fill path, row by row: seq, owner, prev_hash and hash for a writer that names only the seed''s columns; serializes per execution on its row lock.';
+
 
 --
 -- Name: logs_verify_batch(); Type: FUNCTION; Schema: aef_private; Owner: postgres
@@ -931,6 +1001,13 @@ $$;
 ALTER FUNCTION aef_private.logs_verify_batch() OWNER TO postgres;
 
 --
+-- Name: FUNCTION logs_verify_batch(); Type: COMMENT; Schema: aef_private; Owner: postgres
+--
+
+COMMENT ON FUNCTION aef_private.logs_verify_batch() IS 'The statement check: owners, gapless seqs and chain links of every inserted row, no new chain after a tombstone, then one head update per execution.';
+
+
+--
 -- Name: session_transition_allowed(public.browser_session_status, public.browser_session_status); Type: FUNCTION; Schema: aef_private; Owner: postgres
 --
 
@@ -979,6 +1056,13 @@ $$;
 
 
 ALTER FUNCTION aef_private.sessions_before_insert() OWNER TO postgres;
+
+--
+-- Name: FUNCTION sessions_before_insert(); Type: COMMENT; Schema: aef_private; Owner: postgres
+--
+
+COMMENT ON FUNCTION aef_private.sessions_before_insert() IS 'Guard: a session is created active or idle and free (a lease is taken by an update).';
+
 
 --
 -- Name: sessions_before_update(); Type: FUNCTION; Schema: aef_private; Owner: postgres
@@ -1051,6 +1135,13 @@ $$;
 
 
 ALTER FUNCTION aef_private.sessions_before_update() OWNER TO postgres;
+
+--
+-- Name: FUNCTION sessions_before_update(); Type: COMMENT; Schema: aef_private; Owner: postgres
+--
+
+COMMENT ON FUNCTION aef_private.sessions_before_update() IS 'Guard: the status machine (AE003), immutable columns (AE004), leases (not taken over before expiry, same owner, live execution) and binding the execution to its session.';
+
 
 --
 -- Name: without_sealed(jsonb); Type: FUNCTION; Schema: aef_private; Owner: postgres

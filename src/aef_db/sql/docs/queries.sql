@@ -9,11 +9,14 @@ select t.typname as name, obj_description(t.oid, 'pg_type') as comment,
  group by t.oid, t.typname
  order by array_position(%(enums)s, t.typname::text);
 
+-- name: schema_comment
+select obj_description(n.oid, 'pg_namespace') as comment from pg_namespace n where n.nspname = %(schema)s;
+
 -- name: tables
 select c.oid::regclass::text as name, c.relname, obj_description(c.oid, 'pg_class') as comment,
        c.relrowsecurity as rls, c.relreplident as replica_identity
   from pg_class c
- where c.relnamespace = 'public'::regnamespace and c.relname = any(%(tables)s)
+ where c.relnamespace = %(schema)s::text::regnamespace and c.relname = any(%(tables)s)
  order by array_position(%(tables)s, c.relname::text);
 
 -- name: columns
@@ -45,22 +48,22 @@ select t.tgname as name, t.tgenabled::text as enabled, pg_get_triggerdef(t.oid) 
 -- name: policies
 select policyname as name, cmd, roles::text[] as roles, qual, with_check
   from pg_policies
- where schemaname = 'public' and tablename = %(relname)s
+ where schemaname = %(schema)s and tablename = %(relname)s
  order by policyname;
 
 -- name: grants
 select grantee, string_agg(privilege_type, ', ' order by privilege_type) as privileges
   from information_schema.role_table_grants
- where table_schema = 'public' and table_name = %(relname)s and grantee in ('anon', 'authenticated', 'service_role')
+ where table_schema = %(schema)s and table_name = %(relname)s and grantee in ('anon', 'authenticated', 'service_role')
  group by grantee
  order by grantee;
 
 -- name: column_grants
 select grantee, privilege_type, string_agg(column_name, ', ' order by column_name) as columns
   from information_schema.column_privileges c
- where table_schema = 'public' and table_name = %(relname)s and grantee in ('anon', 'authenticated')
+ where table_schema = %(schema)s and table_name = %(relname)s and grantee in ('anon', 'authenticated')
    and not exists (select 1 from information_schema.role_table_grants t
-                    where t.table_schema = 'public' and t.table_name = c.table_name
+                    where t.table_schema = c.table_schema and t.table_name = c.table_name
                       and t.grantee = c.grantee and t.privilege_type = c.privilege_type)
  group by grantee, privilege_type
  order by grantee, privilege_type;
@@ -68,8 +71,9 @@ select grantee, privilege_type, string_agg(column_name, ', ' order by column_nam
 -- name: functions
 select p.oid::regprocedure::text as signature, pg_get_function_result(p.oid) as returns,
        p.prosecdef as security_definer, obj_description(p.oid, 'pg_proc') as comment,
+       array_to_string(p.proconfig, '; ') as settings,
        (select string_agg(r.rolname, ', ' order by r.rolname) from pg_roles r
          where r.rolname in ('anon', 'authenticated', 'service_role') and has_function_privilege(r.oid, p.oid, 'execute')) as callers
   from pg_proc p
- where p.pronamespace = 'public'::regnamespace and p.proname like 'aef\_%%'
+ where p.pronamespace = %(schema)s::text::regnamespace and (%(schema)s::text <> 'public' or p.proname like 'aef\_%%')
  order by p.proname;

@@ -113,6 +113,8 @@ begin
   end if;
 end
 $$;
+comment on function aef_private.assert_session_owner(text, uuid) is
+  'Raises AE006 when the session belongs to another user than the execution''s owner.';
 
 create function aef_private.executions_before_insert() returns trigger
 language plpgsql security definer
@@ -137,6 +139,8 @@ begin
   return new;
 end
 $$;
+comment on function aef_private.executions_before_insert() is
+  'Guard: an execution is created idle or running, with an SOP; the database sets its timestamps and checks its session''s owner.';
 
 create function aef_private.executions_before_update() returns trigger
 language plpgsql security definer
@@ -178,6 +182,8 @@ begin
   return new;
 end
 $$;
+comment on function aef_private.executions_before_update() is
+  'Guard: the status machine (AE001), immutable columns (AE004), frozen final rows (a key rotation may re-seal), maintained timestamps.';
 
 create trigger aef_10_guard_insert before insert on public.aef_executions
   for each row execute function aef_private.executions_before_insert();
@@ -204,6 +210,8 @@ begin
   return null;
 end
 $$;
+comment on function aef_private.executions_close_checkpoints() is
+  'When an execution becomes final: its pending checkpoint closes as skipped, and a decision_made event is logged.';
 
 create trigger aef_20_close_checkpoints after update on public.aef_executions
   for each row when (new.status in ('completed', 'error', 'cancelled') and old.status <> new.status)

@@ -112,6 +112,8 @@ begin
   return new;
 end
 $$;
+comment on function aef_private.sessions_before_insert() is
+  'Guard: a session is created active or idle and free (a lease is taken by an update).';
 
 create function aef_private.sessions_before_update() returns trigger
 language plpgsql security definer
@@ -177,6 +179,8 @@ begin
   return new;
 end
 $$;
+comment on function aef_private.sessions_before_update() is
+  'Guard: the status machine (AE003), immutable columns (AE004), leases (not taken over before expiry, same owner, live execution) and binding the execution to its session.';
 
 create trigger aef_10_guard_insert before insert on public.aef_browser_sessions
   for each row execute function aef_private.sessions_before_insert();

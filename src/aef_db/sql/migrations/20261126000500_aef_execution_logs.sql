@@ -210,6 +210,8 @@ begin
   return new;
 end
 $$;
+comment on function aef_private.logs_fill() is
+  'The fill path, row by row: seq, owner, prev_hash and hash for a writer that names only the seed''s columns; serializes per execution on its row lock.';
 
 -- The statement check: owners, gapless seqs, then every hash recomputed and
 -- every link checked set-based, then one head update per execution.
@@ -293,6 +295,8 @@ begin
   return null;
 end
 $$;
+comment on function aef_private.logs_verify_batch() is
+  'The statement check: owners, gapless seqs and chain links of every inserted row, no new chain after a tombstone, then one head update per execution.';
 
 create trigger aef_10_fill before insert on public.aef_execution_logs
   for each row when (new.user_id is null or new.seq is null or new.hash is null)
@@ -318,6 +322,8 @@ begin
     hint = 'The log is the audit trail; no role may change or remove its rows. Archive it with aef_audit.archive_execution_logs.';
 end
 $$;
+comment on function aef_private.logs_append_only() is
+  'Refuses UPDATE, DELETE and TRUNCATE on the log (AE005), except the deletes of a log archived by the same transaction.';
 
 create function aef_audit.archive_execution_logs(execution_id uuid, location text)
 returns aef_audit.log_tombstones

@@ -102,6 +102,8 @@ begin
   return new;
 end
 $$;
+comment on function aef_private.checkpoints_before_insert() is
+  'Guard: a checkpoint is created pending, with its execution''s owner, on an execution that is not final, with a future timeout.';
 
 create function aef_private.checkpoints_before_update() returns trigger
 language plpgsql security definer
@@ -140,6 +142,8 @@ begin
   return new;
 end
 $$;
+comment on function aef_private.checkpoints_before_update() is
+  'Guard: a checkpoint resolves once (AE002), times out only after timeout_at, keeps its question (AE004); the database sets resolved_at and resolved_by.';
 
 create trigger aef_10_guard_insert before insert on public.aef_checkpoints
   for each row execute function aef_private.checkpoints_before_insert();

@@ -89,6 +89,8 @@ as $$
        and (r.rolsuper or r.rolbypassrls
             or exists (select 1 from aef_private.engine_roles g where g.role_name = r.rolname)))
 $$;
+comment on function aef_private.caller_is_engine() is
+  'Whether the calling role (SET ROLE, else the session user) acts as the engine without a JWT subject: listed in engine_roles, a superuser or BYPASSRLS.';
 
 -- Both functions below find their row in one lookup that already carries the
 -- owner rule, so "not yours" and "does not exist" take the same path and give
@@ -130,6 +132,8 @@ begin
   return execution;
 end
 $$;
+comment on function aef_private.change_execution(uuid, public.execution_status, text, text, public.execution_status[]) is
+  'The body of the pause, resume and cancel functions: one owner-scoped lookup, the transition, and a user_input event.';
 
 create function public.aef_cancel_execution(execution_id uuid) returns public.aef_executions
 language sql security definer
