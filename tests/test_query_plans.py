@@ -174,7 +174,6 @@ EXEMPT = {
     "copy_logs": "COPY has no plan; its rows go through the statement check append_log's case runs",
     "sealed_executions": "key rotation reads every execution on purpose (a LIKE on the documents): a sequential scan is its plan",
     "sealed_sessions": "key rotation reads every session on purpose: a sequential scan is its plan",
-    "free_session": "sent by nothing: the store leases with lease_free_session (a dead query in store/queries.sql)",
 }
 
 

@@ -117,15 +117,6 @@ returning *;
 -- name: get_session
 select * from public.aef_browser_sessions where id = %(id)s;
 
--- name: free_session
--- A session of this user and mode that no live lease holds, locked for leasing.
-select * from public.aef_browser_sessions
- where user_id = %(user_id)s and mode = %(mode)s and status in ('active', 'idle')
-   and (lease_execution_id is null or lease_expires_at < now())
- order by last_active
- limit 1
-   for update skip locked;
-
 -- name: lease_free_session
 -- The common case in one statement (one round trip, one commit): lock a free
 -- session of this user and mode and lease it; the guard checks the execution
