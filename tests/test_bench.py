@@ -21,9 +21,19 @@ def test_per_test_database_benchmark_runs() -> None:
 
 
 def test_queries_benchmark_runs_at_a_tiny_size() -> None:
-    out = run_bench("queries.py", "--users", "5", "--executions", "50", "--logs-per-execution", "5",
-                    "--iterations", "3", "--naive-iterations", "2")  # fmt: skip
+    out = run_bench("queries.py", "--users", "5", "--executions", "50", "--heavy-executions", "10",
+                    "--logs-per-execution", "5", "--iterations", "3", "--naive-iterations", "2",
+                    "--ui-iterations", "3")  # fmt: skip
     assert "| a 100-row page of one execution's log |" in out
+    # the UI's queries as supabase-js writes them: each for the heavy user and for random users, with its plan
+    ui_rows = [line for line in out.splitlines() if line.startswith("| my ") or line.startswith("| a page of ")]
+    for label in ("`order by started_at desc nulls last limit 20`", "`order by created_at desc limit 20`",
+                  "`where execution_id = $1 order by seq limit 100`", "`where status = 'pending' order by created_at`",
+                  "`select status, count(*) ... group by status`"):  # fmt: skip
+        whose = [row.split(" | ")[1] for row in ui_rows if label in row]
+        assert whose == ["the 10-execution user", "random users"], (label, out)
+    assert all(row.count(" | ") == 8 and row.endswith((" | yes |", " | NO |")) for row in ui_rows), out
+    assert "50 executions over 6 users: one user owns 10" in out
 
 
 def test_store_benchmark_runs_at_a_tiny_size() -> None:
