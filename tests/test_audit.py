@@ -507,3 +507,45 @@ def test_verify_since_checks_only_the_chains_that_moved(migrated: Database) -> N
         conn.execute("update aef_audit.log_heads set updated_at = now() - interval '2 days' where execution_id = %s", (a,))
     report = check(migrated, since=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
     assert report.chains == 1 and report.events == 5 and report.intact
+
+
+def _log_scans(db: Database, executions: list[uuid.UUID]) -> list[str]:
+    """The nested plans' scan nodes on the log while one statement fills interleaved events."""
+    nodes: list[str] = []
+
+    def collect(diag: psycopg.errors.Diagnostic) -> None:
+        text = diag.message_primary or ""
+        if "plan:" in text:
+            stack = [json.loads(text[text.index("{"):])["Plan"]]
+            while stack:
+                node = stack.pop()
+                stack += node.get("Plans", [])
+                if node.get("Relation Name") == "aef_execution_logs" and "Scan" in node["Node Type"]:
+                    nodes.append(node["Node Type"])
+
+    with db.connect(superuser=True) as conn:
+        for setting in ("load 'auto_explain'", "set auto_explain.log_min_duration = 0",
+                        "set auto_explain.log_nested_statements = on", "set auto_explain.log_format = json",
+                        "set auto_explain.log_level = notice"):  # fmt: skip
+            conn.execute(setting)
+        conn.add_notice_handler(collect)
+        conn.execute(
+            "insert into public.aef_execution_logs (execution_id, event_type)"
+            " select e, 'step_started' from generate_series(1, 4) g, unnest(%s::uuid[]) e",
+            (executions,),
+        )
+    return nodes
+
+
+def test_a_log_analyzed_empty_is_still_filled_through_its_index(migrated: Database) -> None:
+    """PL/pgSQL keeps a plan per query for the session: one made while the log looked empty
+    must not scan the whole log for every row (an interleaved import grew quadratic)."""
+    executions = [f.execution(migrated, status="running") for _ in range(10)]
+    with migrated.connect() as conn:
+        conn.execute("vacuum analyze public.aef_execution_logs")  # reltuples 0: "empty", says the planner
+    scans = _log_scans(migrated, executions)
+    assert scans and "Seq Scan" not in scans, scans
+    with migrated.connect() as conn:  # the same, without the fill's setting: the test can fail
+        conn.execute("alter function aef_private.logs_fill() reset enable_seqscan")
+        conn.execute("alter function aef_private.logs_verify_batch() reset enable_seqscan")
+    assert "Seq Scan" in _log_scans(migrated, [f.execution(migrated, status="running") for _ in range(10)])

@@ -859,6 +859,7 @@ COMMENT ON FUNCTION aef_private.logs_append_only() IS 'Refuses UPDATE, DELETE an
 CREATE FUNCTION aef_private.logs_fill() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET enable_seqscan TO 'off'
     AS $$
 declare
   cursor_parts pg_catalog.text[] := string_to_array(nullif(current_setting('aef.log_cursor', true), ''), '|');
@@ -876,7 +877,9 @@ begin
     -- row lock on the execution. No API role can take it (locking rows needs
     -- UPDATE on the table), where an advisory lock's key is open to anyone, and
     -- row locks take no slot in the lock table, so one statement may touch any
-    -- number of executions.
+    -- number of executions. The last event is read after the lock is held, by a
+    -- query of its own: a join locked in one statement would re-check only the
+    -- locked row after a wait and keep a stale last seq.
     select e.user_id into owner from public.aef_executions e where e.id = new.execution_id for no key update;
     if not found then
       raise exception using errcode = '23503',
@@ -919,71 +922,61 @@ COMMENT ON FUNCTION aef_private.logs_fill() IS 'The fill path, row by row: seq, 
 CREATE FUNCTION aef_private.logs_verify_batch() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET enable_seqscan TO 'off'
     AS $$
 declare
-  r pg_catalog.record;
-  before_seq pg_catalog.int8;
-  before_hash pg_catalog.bytea;
-  owner pg_catalog.uuid;
+  bad pg_catalog.record;
   ignored pg_catalog.text;
 begin
   ignored := set_config('aef.log_cursor', '', true);  -- an assignment: no query per statement
 
   -- Every hash matches its event (the check constraint saw to that, row by row).
-  -- Here, one pass over the batch in the order it came: a row whose predecessor
-  -- came just before it must carry its owner and hash. The pass returns only the
-  -- rows that broke such a link and the first row of each run, which the loop
-  -- checks against the execution and the stored event before it. Writers that
-  -- send each execution's events together (the store sorts its batches) make
-  -- that one lookup per execution per batch.
-  for r in
-    select n.execution_id, n.seq, n.user_id, n.prev_hash, n.follows
-      from (select x.execution_id, x.seq, x.user_id, x.prev_hash, x.before_user, x.before_hash,
-                   x.before_execution is not distinct from x.execution_id and x.before_seq = x.seq - 1 as follows
-              from (select i.execution_id, i.seq, i.user_id, i.prev_hash,
-                           lag(i.execution_id) over () as before_execution, lag(i.seq) over () as before_seq,
-                           lag(i.hash) over () as before_hash, lag(i.user_id) over () as before_user
-                      from (select execution_id, seq, user_id, prev_hash, hash from inserted offset 0) i) x) n
-     where not n.follows or n.user_id <> n.before_user or n.prev_hash is distinct from n.before_hash
-  loop
-    if r.follows then  -- inside a run: the row before it in the batch is its predecessor
-      if r.user_id <> (select l.user_id from public.aef_execution_logs l where l.execution_id = r.execution_id and l.seq = r.seq - 1) then
-        raise exception using errcode = 'AE006',
-          message = format('aef_execution_logs.user_id must be the owner of execution %s, not %s', r.execution_id, r.user_id);
-      end if;
-      raise exception using errcode = 'AE009',
-        message = format('aef_execution_logs.prev_hash does not continue the audit chain of execution %s at seq %s', r.execution_id, r.seq),
-        hint = 'Leave prev_hash and hash null to have the database compute them (docs/audit.md).';
+  -- Here, one query over the batch in the order it came. A row whose predecessor
+  -- came just before it must carry that row's owner and hash; every other row
+  -- starts a run and is checked against its execution and the stored event
+  -- before it, by index probes in the executor (no PL/pgSQL per row). Writers
+  -- that send each execution's events together (the store sorts its batches)
+  -- have one run start per execution per batch; interleaved writers, one per row.
+  select n.execution_id, n.seq, n.user_id, n.follows, e.user_id as owner, p.seq as before_seq,
+         n.seq = 1 and exists (select 1 from aef_audit.log_tombstones t where t.execution_id = n.execution_id) as archived
+    into bad
+    from (select n0.* from (select x.execution_id, x.seq, x.user_id, x.prev_hash, x.before_user, x.before_hash,
+                 x.before_execution is not distinct from x.execution_id and x.before_seq = x.seq - 1 as follows
+            from (select i.execution_id, i.seq, i.user_id, i.prev_hash,
+                         lag(i.execution_id) over () as before_execution, lag(i.seq) over () as before_seq,
+                         lag(i.hash) over () as before_hash, lag(i.user_id) over () as before_user
+                    from (select execution_id, seq, user_id, prev_hash, hash from inserted offset 0) i) x) n0
+           where not n0.follows or n0.user_id <> n0.before_user or n0.prev_hash is distinct from n0.before_hash) n
+    left join public.aef_executions e on not n.follows and e.id = n.execution_id
+    left join public.aef_execution_logs p on not n.follows and n.seq > 1 and p.execution_id = n.execution_id and p.seq = n.seq - 1
+   where n.follows  -- a broken link inside a run (the only in-run rows left)
+      or (not n.follows and (e.user_id is distinct from n.user_id
+                             or (n.seq > 1 and p.seq is null)
+                             or n.prev_hash is distinct from p.hash
+                             or (n.seq = 1 and exists (select 1 from aef_audit.log_tombstones t where t.execution_id = n.execution_id))))
+   limit 1;
+  if found then
+    if bad.follows then  -- inside a run: the owner is the run's, or the link is broken
+      select e.user_id into bad.owner from public.aef_executions e where e.id = bad.execution_id;
     end if;
-    select e.user_id into owner from public.aef_executions e where e.id = r.execution_id;
-    if owner is distinct from r.user_id then
+    if bad.owner is distinct from bad.user_id then
       raise exception using errcode = 'AE006',
-        message = format('aef_execution_logs.user_id must be the owner of execution %s, not %s', r.execution_id, r.user_id);
+        message = format('aef_execution_logs.user_id must be the owner of execution %s, not %s', bad.execution_id, bad.user_id);
     end if;
-    -- an archived log is closed: after its tombstone a chain could only start
-    -- again at seq 1, and that is refused here
-    if r.seq = 1 and exists (select 1 from aef_audit.log_tombstones t where t.execution_id = r.execution_id) then
+    if bad.archived then  -- an archived log is closed: a chain could only start again at seq 1
       raise exception using errcode = 'AE010',
-        message = format('aef_execution_logs: the log of execution %s was archived; it takes no new events', r.execution_id);
+        message = format('aef_execution_logs: the log of execution %s was archived; it takes no new events', bad.execution_id);
     end if;
-    before_seq := null;
-    before_hash := null;
-    if r.seq > 1 then
-      select l.seq, l.hash into before_seq, before_hash
-        from public.aef_execution_logs l where l.execution_id = r.execution_id and l.seq = r.seq - 1;
-      if before_seq is null then
-        raise exception using errcode = 'AE007',
-          message = format('aef_execution_logs.seq must continue execution %s without gaps: got %s after a missing event',
-                           r.execution_id, r.seq),
-          hint = 'Leave seq null to have the database assign it.';
-      end if;
+    if not bad.follows and bad.seq > 1 and bad.before_seq is null then
+      raise exception using errcode = 'AE007',
+        message = format('aef_execution_logs.seq must continue execution %s without gaps: got %s after a missing event',
+                         bad.execution_id, bad.seq),
+        hint = 'Leave seq null to have the database assign it.';
     end if;
-    if r.prev_hash is distinct from before_hash then
-      raise exception using errcode = 'AE009',
-        message = format('aef_execution_logs.prev_hash does not continue the audit chain of execution %s at seq %s', r.execution_id, r.seq),
-        hint = 'Leave prev_hash and hash null to have the database compute them (docs/audit.md).';
-    end if;
-  end loop;
+    raise exception using errcode = 'AE009',
+      message = format('aef_execution_logs.prev_hash does not continue the audit chain of execution %s at seq %s', bad.execution_id, bad.seq),
+      hint = 'Leave prev_hash and hash null to have the database compute them (docs/audit.md).';
+  end if;
 
   insert into aef_audit.log_heads as h (execution_id, last_seq, last_hash, updated_at)
   select i.execution_id, i.seq, i.hash, now()
