@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from aef_db.models import ExecutionStatus
@@ -31,6 +31,9 @@ CALLS = st.lists(st.sampled_from(sorted(EXECUTION_CALLS) + ["checkpoint", "resol
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(calls=CALLS)
+# becoming final with a checkpoint pending logs a closing event: the store's own event follows it
+@example(calls=["run", "checkpoint", "fail"])
+@example(calls=["run", "checkpoint", "complete", "log"])
 def test_store_call_sequences_follow_the_model(migrated: Database, calls: list[str]) -> None:
     sop = f.sop(migrated)
 

@@ -103,11 +103,12 @@ class Executions(Scoped):
         check_json(error, field="data")
         sealed = await self._sealed_or_none(execution_id, execution_context)
         async with self.transaction() as conn:
+            row = await (await conn.execute(Q["finish_execution"], {
+                "id": execution_id, "status": ExecutionStatus.ERROR.value, "execution_context": sealed})).fetchone()  # fmt: skip
+            # read after the update: becoming final may log (a pending checkpoint closes)
             head = await (await conn.execute(Q["log_head"], {"execution_id": execution_id})).fetchone()
             if head is None:
                 raise NotFound(f"no execution {execution_id} visible here", "P0002")
-            row = await (await conn.execute(Q["finish_execution"], {
-                "id": execution_id, "status": ExecutionStatus.ERROR.value, "execution_context": sealed})).fetchone()  # fmt: skip
             if row is None:
                 raise IllegalTransition(f"execution {execution_id} is already error", "AE001")
             last = Head(head["user_id"], head["last_seq"], head["last_hash"])
@@ -137,6 +138,7 @@ class Executions(Scoped):
     async def _finish(self, execution_id: uuid.UUID, status: ExecutionStatus, ctx: dict[str, Any] | None) -> Execution:
         sealed = await self._sealed_or_none(execution_id, ctx)
         row = await self.one("finish_execution", {"id": execution_id, "status": status.value, "execution_context": sealed})
+        self.core.heads.forget(execution_id)  # becoming final may have logged (a pending checkpoint closes)
         return await self._changed(row, execution_id, status)
 
     async def _changed(self, row: dict[str, Any] | None, execution_id: uuid.UUID, status: ExecutionStatus) -> Execution:
