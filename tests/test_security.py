@@ -210,7 +210,7 @@ def test_concurrent_fill_writers_of_one_execution_stay_gapless(migrated: Databas
         t.start()
     for t in threads:
         t.join()
-    seqs = [r for r in f.one(migrated, "select array_agg(seq order by seq) from public.aef_execution_logs")]
+    seqs = f.one(migrated, "select array_agg(seq order by seq) from public.aef_execution_logs")
     assert seqs == list(range(1, 401))
     assert verify(migrated.connect()).intact
 

@@ -62,7 +62,8 @@ def _reason(exc: Exception, token: str, cipher: Cipher) -> str:
 
 
 def _reseal(cipher: Cipher, value: Any, aad: str, path: str, bad: list[tuple[str, str]]) -> tuple[Any, int]:
-    """Like Cipher.reseal_tree, but a token that does not open is kept and noted in ``bad`` with its path."""
+    """``value`` with every token not under the active key re-sealed, and how many were; a token
+    that does not open is kept as it is and noted in ``bad`` with its path."""
     if is_sealed(value):
         if cipher.key_id(value) == cipher.active:
             return value, 0

@@ -154,20 +154,6 @@ class Cipher:
             return [self.open_tree(v, aad) for v in value]
         return value
 
-    def reseal_tree(self, value: Any, aad: str) -> tuple[Any, int]:
-        """Re-seal every token not under the active key; returns the tree and how many changed."""
-        if is_sealed(value):
-            if self.key_id(value) == self.active:
-                return value, 0
-            return self.seal(self.open(value, aad), aad), 1
-        if isinstance(value, dict):
-            items = {k: self.reseal_tree(v, aad) for k, v in value.items()}
-            return {k: v for k, (v, _) in items.items()}, sum(n for _, n in items.values())
-        if isinstance(value, list):
-            pairs = [self.reseal_tree(v, aad) for v in value]
-            return [v for v, _ in pairs], sum(n for _, n in pairs)
-        return value, 0
-
     # -- session_data: sealed whole ------------------------------------------------------
 
     def seal_document(self, document: Any, aad: str) -> dict[str, str]:
