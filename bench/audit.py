@@ -33,14 +33,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from harness import md5_uuid, temporary_cluster  # noqa: E402
-from report import write_section  # noqa: E402
-from store import BENCH_SQL, COPY_COLUMNS, EXECUTIONS, USERS, copy_batches, event_rows, owner_of  # noqa: E402
-
 from aef_db.audit.canonical import jsonb_text  # noqa: E402
 from aef_db.audit.verify import verify  # noqa: E402
 from aef_db.connection import connect  # noqa: E402
 from aef_db.runner import Runner  # noqa: E402
+from harness import md5_uuid, temporary_cluster  # noqa: E402
+from report import write_section  # noqa: E402
+from store import BENCH_SQL, COPY_COLUMNS, EXECUTIONS, USERS, copy_batches, event_rows, owner_of  # noqa: E402
 
 COMMAND = ".venv/bin/python bench/audit.py"
 SPREAD = 200  # executions per path
@@ -67,7 +66,9 @@ def seed_events(rows: int, order: str, start: int) -> list[tuple[int, str, str]]
     events = []
     for i in range(start, start + rows):
         k = (i - start) // run % SPREAD if order == "grouped" else i % SPREAD
-        events.append((FIRST[order] + k, f"step-{i % 7}", jsonb_text({"i": i, "url": f"https://portal.example.com/invoices/{i}"})))
+        events.append(
+            (FIRST[order] + k, f"step-{i % 7}", jsonb_text({"i": i, "url": f"https://portal.example.com/invoices/{i}"}))
+        )
     return events
 
 
@@ -80,8 +81,19 @@ def floor_row(event: tuple[int, str, str], seqs: dict[int, int], now: datetime) 
     """The same event with every column supplied, as a table without aef-db's machinery needs it."""
     g, step, data = event
     seqs[g] = seqs.get(g, 0) + 1
-    return (uuid.uuid4(), md5_uuid(f"execution{g}"), owner_of(g), seqs[g], step, "browser_action", now, data, None,
-            os.urandom(32), os.urandom(32))  # fmt: skip
+    return (
+        uuid.uuid4(),
+        md5_uuid(f"execution{g}"),
+        owner_of(g),
+        seqs[g],
+        step,
+        "browser_action",
+        now,
+        data,
+        None,
+        os.urandom(32),
+        os.urandom(32),
+    )
 
 
 def timed_copy(url: str, table: str, columns: str, rows: list[tuple]) -> float:
@@ -96,14 +108,14 @@ def timed_copy(url: str, table: str, columns: str, rows: list[tuple]) -> float:
 def timed_insert_select(url: str, table: str, columns: str, rows: list[tuple]) -> float:
     """One INSERT ... SELECT of rows staged in a temporary table first (not timed), in their order."""
     with connect(url) as conn, conn.transaction():
-        conn.execute(f"create temporary table staged as select * from {table} limit 0")  # noqa: S608
+        conn.execute(f"create temporary table staged as select * from {table} limit 0")
         conn.execute("alter table staged add column ord bigint generated always as identity")
         with conn.cursor().copy(f"copy staged {columns} from stdin") as copy:
             for row in rows:
                 copy.write_row(row)
         names = columns.strip("()")
         t0 = time.perf_counter()
-        conn.execute(f"insert into {table} {columns} select {names} from staged order by ord")  # noqa: S608
+        conn.execute(f"insert into {table} {columns} select {names} from staged order by ord")
         elapsed = time.perf_counter() - t0
         conn.execute("drop table staged")
         return elapsed
@@ -122,8 +134,12 @@ def ingestion(url: str, rows: int, rounds: int) -> dict[str, float]:
                 events = seed_events(rows, order, r * rows)
                 seed = [seed_row(e) for e in events]
                 full = [floor_row(e, floor_seqs, now) for e in events]
-                rates.setdefault(f"{method}_{order}", []).append(rows / timed(url, "public.aef_execution_logs", SEED_COLUMNS, seed))
-                rates.setdefault(f"{method}_{order}_floor", []).append(rows / timed(url, "bench_floor", COPY_COLUMNS, full))
+                rates.setdefault(f"{method}_{order}", []).append(
+                    rows / timed(url, "public.aef_execution_logs", SEED_COLUMNS, seed)
+                )
+                rates.setdefault(f"{method}_{order}_floor", []).append(
+                    rows / timed(url, "bench_floor", COPY_COLUMNS, full)
+                )
         supplied = event_rows(rows, rows, heads)  # the LogWriter's rows, hashed before the clock starts
         floor = event_rows(rows, rows, floor_heads)
         rates.setdefault("supplied", []).append(rows / copy_batches(url, "public.aef_execution_logs", supplied))
@@ -164,34 +180,38 @@ def main() -> None:
     def rate(key: str) -> str:
         return f"{rates[key]:,.0f} / {rates[key + '_floor']:,.0f}"
 
-    body = "\n".join([
-        "## The log's write paths against the index floor; verify",
-        "",
-        f"Durable commits. {args.rows:,} events per path per round over {SPREAD} executions, one statement each; medians"
-        f" of {args.rounds} interleaved rounds. The index floor is the log's table with its indexes and foreign key but no"
-        " triggers and no check constraints, written the same way with every column supplied. Ratio = the path's rows/s"
-        " over the floor's (targets: seed columns ≥ 0.60 grouped and ≥ 0.50 interleaved; supplied ≥ 0.80).",
-        "",
-        "| path | grouped by execution | interleaved |",
-        "|---|---|---|",
-        f"| COPY, seed columns | {ratio('copy_grouped')} | {ratio('copy_interleaved')} |",
-        f"| INSERT ... SELECT, seed columns | {ratio('select_grouped')} | {ratio('select_interleaved')} |",
-        f"| supplied seq and hash (the LogWriter's COPY) | {ratio('supplied')} | — |",
-        "",
-        "Rows per second, path / floor:",
-        "",
-        "| path | grouped by execution | interleaved |",
-        "|---|---|---|",
-        f"| COPY, seed columns | {rate('copy_grouped')} | {rate('copy_interleaved')} |",
-        f"| INSERT ... SELECT, seed columns | {rate('select_grouped')} | {rate('select_interleaved')} |",
-        f"| supplied seq and hash | {rate('supplied')} | — |",
-        "",
-        f"`aef-db audit verify` over {verified:,} events in {EXECUTIONS} chains: **{verify_per_s:,.0f} events/s**"
-        f" (target ≥ 200,000); the client's peak memory grew by {verify_mib:.0f} MiB.",
-    ])  # fmt: skip
+    body = "\n".join(
+        [
+            "## The log's write paths against the index floor; verify",
+            "",
+            f"Durable commits. {args.rows:,} events per path per round over {SPREAD} executions, one statement each; medians"
+            f" of {args.rounds} interleaved rounds. The index floor is the log's table with its indexes and foreign key but no"
+            " triggers and no check constraints, written the same way with every column supplied. Ratio = the path's rows/s"
+            " over the floor's (targets: seed columns ≥ 0.60 grouped and ≥ 0.50 interleaved; supplied ≥ 0.80).",
+            "",
+            "| path | grouped by execution | interleaved |",
+            "|---|---|---|",
+            f"| COPY, seed columns | {ratio('copy_grouped')} | {ratio('copy_interleaved')} |",
+            f"| INSERT ... SELECT, seed columns | {ratio('select_grouped')} | {ratio('select_interleaved')} |",
+            f"| supplied seq and hash (the LogWriter's COPY) | {ratio('supplied')} | — |",
+            "",
+            "Rows per second, path / floor:",
+            "",
+            "| path | grouped by execution | interleaved |",
+            "|---|---|---|",
+            f"| COPY, seed columns | {rate('copy_grouped')} | {rate('copy_interleaved')} |",
+            f"| INSERT ... SELECT, seed columns | {rate('select_grouped')} | {rate('select_interleaved')} |",
+            f"| supplied seq and hash | {rate('supplied')} | — |",
+            "",
+            f"`aef-db audit verify` over {verified:,} events in {EXECUTIONS} chains: **{verify_per_s:,.0f} events/s**"
+            f" (target ≥ 200,000); the client's peak memory grew by {verify_mib:.0f} MiB.",
+        ]
+    )
     print(body)
     if not args.no_write:
-        write_section("audit", body, f"{COMMAND} --rows {args.rows} --rounds {args.rounds} --verify-rows {args.verify_rows}")
+        write_section(
+            "audit", body, f"{COMMAND} --rows {args.rows} --rounds {args.rounds} --verify-rows {args.verify_rows}"
+        )
 
 
 if __name__ == "__main__":

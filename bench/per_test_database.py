@@ -16,12 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import temporary_cluster  # noqa: E402
-from report import median_ms, write_section  # noqa: E402
-
-from aef_db import compat  # noqa: E402
-from aef_db.connection import connect  # noqa: E402
-from aef_db.runner import Runner  # noqa: E402
+from aef_db import compat
+from aef_db.connection import connect
+from aef_db.runner import Runner
+from harness import temporary_cluster
+from report import median_ms, write_section
 
 COMMAND = ".venv/bin/python bench/per_test_database.py --rounds 20"
 

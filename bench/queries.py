@@ -39,13 +39,12 @@ from psycopg import sql
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from harness import md5_uuid, temporary_cluster  # noqa: E402
-from report import write_section  # noqa: E402
-
 from aef_db import sql as package_sql  # noqa: E402
 from aef_db.cluster import Cluster  # noqa: E402
 from aef_db.connection import connect  # noqa: E402
 from aef_db.runner import Runner  # noqa: E402
+from harness import md5_uuid, temporary_cluster  # noqa: E402
+from report import write_section  # noqa: E402
 
 COMMAND = ".venv/bin/python bench/queries.py"
 BENCH_SQL = package_sql.parse_named((HERE / "sql" / "queries.sql").read_text())
@@ -61,17 +60,32 @@ LABELS = {
 # The UI's queries as supabase-js sends them (RLS only), and the same query as
 # service_role with the user filter written out. Status counts are the hot query's.
 UI_QUERIES = {
-    "ui_recent_started": (UI_SQL["ui_recent_started"], UI_SQL["service_ui_recent_started"],
-                          "my 20 most recent executions, `order by started_at desc nulls last limit 20`"),
-    "ui_recent_created": (UI_SQL["ui_recent_created"], UI_SQL["service_ui_recent_created"],
-                          "my 20 most recent executions, `order by created_at desc limit 20`"),
-    "ui_log_page": (UI_SQL["ui_log_page"], UI_SQL["service_ui_log_page"],
-                    "a page of an execution's log, `where execution_id = $1 order by seq limit 100`"),
-    "ui_pending_checkpoints": (UI_SQL["ui_pending_checkpoints"], UI_SQL["service_ui_pending_checkpoints"],
-                               "my pending checkpoints, `where status = 'pending' order by created_at`"),
-    "ui_status_counts": (HOT["execution_status_counts"], BENCH_SQL["service_execution_status_counts"],
-                         "my executions counted by status, `select status, count(*) ... group by status`"),
-}  # fmt: skip
+    "ui_recent_started": (
+        UI_SQL["ui_recent_started"],
+        UI_SQL["service_ui_recent_started"],
+        "my 20 most recent executions, `order by started_at desc nulls last limit 20`",
+    ),
+    "ui_recent_created": (
+        UI_SQL["ui_recent_created"],
+        UI_SQL["service_ui_recent_created"],
+        "my 20 most recent executions, `order by created_at desc limit 20`",
+    ),
+    "ui_log_page": (
+        UI_SQL["ui_log_page"],
+        UI_SQL["service_ui_log_page"],
+        "a page of an execution's log, `where execution_id = $1 order by seq limit 100`",
+    ),
+    "ui_pending_checkpoints": (
+        UI_SQL["ui_pending_checkpoints"],
+        UI_SQL["service_ui_pending_checkpoints"],
+        "my pending checkpoints, `where status = 'pending' order by created_at`",
+    ),
+    "ui_status_counts": (
+        HOT["execution_status_counts"],
+        BENCH_SQL["service_execution_status_counts"],
+        "my executions counted by status, `select status, count(*) ... group by status`",
+    ),
+}
 HEAVY_USER = md5_uuid("user0")  # the user who owns --heavy-executions executions; the others are user1..userN
 TARGET_MS = 1.0
 MAX_START_DELAY_S = 60
@@ -92,12 +106,16 @@ def build(cluster: Cluster, users: int, executions: int, heavy: int, idle_percen
     with connect(url) as conn:
         t0 = time.perf_counter()
         with conn.transaction():
-            conn.execute("select set_config('bench.users', %s, true), set_config('bench.executions', %s, true)",
-                         (str(users), str(spread)))  # fmt: skip
+            conn.execute(
+                "select set_config('bench.users', %s, true), set_config('bench.executions', %s, true)",
+                (str(users), str(spread)),
+            )
             for statement in (HERE / "sql" / "naive_schema.sql", HERE / "sql" / "load.sql"):
                 conn.execute(statement.read_text())
             conn.execute(UI_SQL["heavy_sop"], {"user_id": HEAVY_USER})
-            conn.execute(UI_SQL["heavy_executions"], {"user_id": HEAVY_USER, "count": heavy - heavy_idle, "span": spread})
+            conn.execute(
+                UI_SQL["heavy_executions"], {"user_id": HEAVY_USER, "count": heavy - heavy_idle, "span": spread}
+            )
             conn.execute(UI_SQL["heavy_checkpoints"], {"user_id": HEAVY_USER})
         chunk = max(1, 200_000 // per_execution)
         for offset in range(0, spread + heavy - heavy_idle, chunk):
@@ -109,8 +127,10 @@ def build(cluster: Cluster, users: int, executions: int, heavy: int, idle_percen
     with connect(url) as conn:
         conn.execute((HERE / "sql" / "finish.sql").read_text())
         with conn.transaction():
-            conn.execute(UI_SQL["idle_executions"],
-                         {"heavy": heavy_idle, "others": others_idle, "users": users, "heavy_user": HEAVY_USER, "span": spread})  # fmt: skip
+            conn.execute(
+                UI_SQL["idle_executions"],
+                {"heavy": heavy_idle, "others": others_idle, "users": users, "heavy_user": HEAVY_USER, "span": spread},
+            )
             conn.execute(UI_SQL["naive_idle_executions"])
         conn.execute("vacuum analyze")
         print(f"built in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
@@ -128,8 +148,9 @@ def acting(conn: psycopg.Connection, role: str, user: uuid.UUID) -> Iterator[psy
         yield conn
 
 
-def time_variants(url: str, variants: dict[str, tuple[str, str]], picks: list[Pick],
-                  iterations: int, seed: int) -> dict[str, list[float]]:
+def time_variants(
+    url: str, variants: dict[str, tuple[str, str]], picks: list[Pick], iterations: int, seed: int
+) -> dict[str, list[float]]:
     """Time each variant on the same random execution, in alternating order, so that
     neither inherits a cache the other warmed."""
     rng = random.Random(seed)
@@ -165,8 +186,9 @@ def plan_shape(node: dict) -> str:
     return " + ".join(parts)
 
 
-def measure_ui(url: str, auth_sql: str, service_sql: str, picks: list[Pick], iterations: int,
-               seed: int) -> dict[str, dict]:
+def measure_ui(
+    url: str, auth_sql: str, service_sql: str, picks: list[Pick], iterations: int, seed: int
+) -> dict[str, dict]:
     """For each role: the server's work (EXPLAIN ANALYZE planning + execution time), then the
     client's time of execute + fetch, on the same random pick, roles in alternating order."""
     rng = random.Random(seed)
@@ -203,7 +225,9 @@ def text_plan(url: str, query: str, role: str, pick: Pick) -> str:
 
 def describe_plans(plans: Counter) -> str:
     (shape, n), total = plans.most_common(1)[0], sum(plans.values())
-    return shape + ("" if n == total else f" ({n} of {total} runs; others: {'; '.join(s for s in plans if s != shape)})")
+    return shape + (
+        "" if n == total else f" ({n} of {total} runs; others: {'; '.join(s for s in plans if s != shape)})"
+    )
 
 
 def split(m: dict) -> str:
@@ -227,14 +251,18 @@ def main() -> None:
 
     t_start = time.perf_counter()
     with temporary_cluster({"fsync": "off", "shared_buffers": "'1GB'"}) as cluster:
-        url = build(cluster, args.users, args.executions, args.heavy_executions, args.idle_percent,
-                    args.logs_per_execution)  # fmt: skip
+        url = build(
+            cluster, args.users, args.executions, args.heavy_executions, args.idle_percent, args.logs_per_execution
+        )
         with connect(url) as conn:
             started = [(r["user_id"], r["id"]) for r in conn.execute(UI_SQL["started_executions"])]
             summary = conn.execute(UI_SQL["data_summary"], {"heavy_user": HEAVY_USER}).fetchone()
         results: dict[str, dict[str, float]] = {}
         for name in QUERIES:
-            ours = {"authenticated": (HOT[name], "authenticated"), "service_role": (BENCH_SQL[f"service_{name}"], "service_role")}
+            ours = {
+                "authenticated": (HOT[name], "authenticated"),
+                "service_role": (BENCH_SQL[f"service_{name}"], "service_role"),
+            }
             naive = {"naive": (BENCH_SQL[f"naive_{name}"], "authenticated")}
             time_variants(url, ours, started, 10, seed=0)  # warm the catalog and plan caches
             samples = time_variants(url, ours, started, args.iterations, seed=1)
@@ -282,47 +310,54 @@ def main() -> None:
     s = summary
     log_note = (
         f"the default, lowered from 50 to keep the whole run near 10 minutes on 2 cores: a log page holds {DEFAULT_LOGS} rows"
-        if args.logs_per_execution == DEFAULT_LOGS else f"not the default {DEFAULT_LOGS}"
-    )  # fmt: skip
-    body = "\n".join([
-        "## Hot queries at scale: aef-db's schema against the seed's as written",
-        "",
-        f"{s['executions']:,} executions over {s['users']:,} users: one user owns {s['heavy_executions']:,}"
-        f" ({s['heavy_never_started']:,} never started), the others about {(s['executions'] - s['heavy_executions']) // args.users:,} each;"
-        f" {s['never_started']:,} executions are idle, never started (started_at null), the others started 0-{MAX_START_DELAY_S - 1} s"
-        f" after their creation. {s['logs']:,} log rows ({args.logs_per_execution} per started execution, {log_note}),"
-        f" {s['checkpoints']:,} checkpoints ({s['pending']:,} pending, {s['heavy_pending']:,} of them the heavy user's)."
-        f" The whole run (build included) took {elapsed / 60:.1f} min.",
-        "",
-        f"Medians of {args.iterations} runs ({args.naive_iterations} for the naive schema) on random started executions and their"
-        " owners, client-side time of execute + fetch; aef-db's two roles alternate on the same execution, so neither warms"
-        " the cache for the other.",
-        "",
-        "| query | aef-db as authenticated (RLS) | aef-db as service_role | RLS overhead | naive schema, authenticated | naive / aef-db |",
-        "|---|---|---|---|---|---|",
-        *rows,
-        "",
-        f"Targets: every query ≤ 1 ms at p50 as authenticated (worst: {LABELS[worst]}, {results[worst]['authenticated']:.3f} ms);"
-        " RLS overhead ≤ 1.25x; the worst query ≥ 100x faster than the naive schema.",
-        "",
-        "### The UI's queries as supabase-js writes them: RLS only",
-        "",
-        "`select *`, no user filter (RLS adds `user_id = (select auth.uid())`), run as PostgREST runs a request: role"
-        " `authenticated` and `request.jwt.claims` with the user's `sub`, in one transaction. Against the same query as"
-        " service_role with `user_id = $1` written out. Server: the median of EXPLAIN (ANALYZE, TIMING OFF) planning + execution"
-        " time (in brackets, the medians of each), planned afresh each run; client: the median of execute + fetch (prepared after 5 runs, as PostgREST prepares), on"
-        f" one connection over the loopback. {args.ui_iterations} runs per row, each on a random started execution of the"
-        " population (so its owner, for random users), the two roles alternating order on the same one. The index is the one"
-        " the authenticated plan uses (most common plan over the runs). Target: ≤ 1 ms of server work at p50.",
-        "",
-        "| UI query | whose | server p50, authenticated | server p50, service_role + user_id | RLS overhead | client p50, authenticated | client p50, service_role | plan | ≤ 1 ms |",
-        "|---|---|---|---|---|---|---|---|---|",
-        *ui_rows,
-        "",
-        f"Worst: {UI_QUERIES[ui_worst[0]][2]}, {ui_worst[1]}, {ui_worst_ms:.3f} ms of server work at p50."
-        + (" Every UI query meets the 1 ms target." if not misses else f" {len(misses)} missed the 1 ms target; their plans:"),
-        *(f"\n{m}" for m in misses),
-    ])  # fmt: skip
+        if args.logs_per_execution == DEFAULT_LOGS
+        else f"not the default {DEFAULT_LOGS}"
+    )
+    body = "\n".join(
+        [
+            "## Hot queries at scale: aef-db's schema against the seed's as written",
+            "",
+            f"{s['executions']:,} executions over {s['users']:,} users: one user owns {s['heavy_executions']:,}"
+            f" ({s['heavy_never_started']:,} never started), the others about {(s['executions'] - s['heavy_executions']) // args.users:,} each;"
+            f" {s['never_started']:,} executions are idle, never started (started_at null), the others started 0-{MAX_START_DELAY_S - 1} s"
+            f" after their creation. {s['logs']:,} log rows ({args.logs_per_execution} per started execution, {log_note}),"
+            f" {s['checkpoints']:,} checkpoints ({s['pending']:,} pending, {s['heavy_pending']:,} of them the heavy user's)."
+            f" The whole run (build included) took {elapsed / 60:.1f} min.",
+            "",
+            f"Medians of {args.iterations} runs ({args.naive_iterations} for the naive schema) on random started executions and their"
+            " owners, client-side time of execute + fetch; aef-db's two roles alternate on the same execution, so neither warms"
+            " the cache for the other.",
+            "",
+            "| query | aef-db as authenticated (RLS) | aef-db as service_role | RLS overhead | naive schema, authenticated | naive / aef-db |",
+            "|---|---|---|---|---|---|",
+            *rows,
+            "",
+            f"Targets: every query ≤ 1 ms at p50 as authenticated (worst: {LABELS[worst]}, {results[worst]['authenticated']:.3f} ms);"
+            " RLS overhead ≤ 1.25x; the worst query ≥ 100x faster than the naive schema.",
+            "",
+            "### The UI's queries as supabase-js writes them: RLS only",
+            "",
+            "`select *`, no user filter (RLS adds `user_id = (select auth.uid())`), run as PostgREST runs a request: role"
+            " `authenticated` and `request.jwt.claims` with the user's `sub`, in one transaction. Against the same query as"
+            " service_role with `user_id = $1` written out. Server: the median of EXPLAIN (ANALYZE, TIMING OFF) planning + execution"
+            " time (in brackets, the medians of each), planned afresh each run; client: the median of execute + fetch (prepared after 5 runs, as PostgREST prepares), on"
+            f" one connection over the loopback. {args.ui_iterations} runs per row, each on a random started execution of the"
+            " population (so its owner, for random users), the two roles alternating order on the same one. The index is the one"
+            " the authenticated plan uses (most common plan over the runs). Target: ≤ 1 ms of server work at p50.",
+            "",
+            "| UI query | whose | server p50, authenticated | server p50, service_role + user_id | RLS overhead | client p50, authenticated | client p50, service_role | plan | ≤ 1 ms |",
+            "|---|---|---|---|---|---|---|---|---|",
+            *ui_rows,
+            "",
+            f"Worst: {UI_QUERIES[ui_worst[0]][2]}, {ui_worst[1]}, {ui_worst_ms:.3f} ms of server work at p50."
+            + (
+                " Every UI query meets the 1 ms target."
+                if not misses
+                else f" {len(misses)} missed the 1 ms target; their plans:"
+            ),
+            *(f"\n{m}" for m in misses),
+        ]
+    )
     print(body)
     if not args.no_write:
         write_section("queries", body, COMMAND)

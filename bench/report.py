@@ -7,11 +7,11 @@ typed by hand.
 
 from __future__ import annotations
 
-import platform
 import os
+import platform
 import re
 import statistics
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 PERFORMANCE_MD = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
@@ -26,7 +26,7 @@ def machine() -> str:
 
 
 def write_section(name: str, body: str, command: str, path: Path = PERFORMANCE_MD) -> None:
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = (
         f"<!-- bench:{name} -->\n{body.strip()}\n\n"
         f"Measured {stamp} on {machine()}. Reproduce: `{command}`\n<!-- /bench:{name} -->"

@@ -24,12 +24,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from aef_db.connection import connect  # noqa: E402
+from aef_db.runner import Runner  # noqa: E402
 from harness import md5_uuid, temporary_cluster  # noqa: E402
 from report import write_section  # noqa: E402
 from store import BENCH_SQL  # noqa: E402
-
-from aef_db.connection import connect  # noqa: E402
-from aef_db.runner import Runner  # noqa: E402
 
 COMMAND = ".venv/bin/python bench/security.py"
 USERS = 2
@@ -37,7 +36,7 @@ USERS = 2
 
 def prepare(cluster, name: str, executions: int, guards_off: bool = False) -> str:  # type: ignore[no-untyped-def]
     with connect(cluster.url(superuser=True)) as conn:
-        conn.execute(f"create database {name} owner postgres")  # noqa: S608 (a constant name)
+        conn.execute(f"create database {name} owner postgres")
     url = cluster.url(database=name)
     Runner(url).up()
     with connect(url) as conn:
@@ -60,7 +59,7 @@ def probe_timings(url: str, calls: int) -> dict[str, float]:
                 t0 = time.perf_counter()
                 try:
                     conn.execute("select public.aef_pause_execution(%s)", (target,))
-                except Exception as exc:  # noqa: BLE001 (both cases must fail, with the same code)
+                except Exception as exc:
                     assert getattr(exc, "sqlstate", None) == "P0002", exc
                 else:
                     raise AssertionError(f"{case}: the call succeeded")
@@ -72,11 +71,13 @@ def guard_rates(urls: dict[str, str], rows: int, rounds: int, executions: int) -
     """Rows per second of the fill path, medians of interleaved rounds (runs of 1,000 per execution)."""
     rates: dict[str, list[float]] = {k: [] for k in urls}
     for r in range(rounds):
-        for name, url in (urls.items() if r % 2 == 0 else reversed(urls.items())):
+        for name, url in urls.items() if r % 2 == 0 else reversed(urls.items()):
             with connect(url) as conn:
                 t0 = time.perf_counter()
-                conn.execute(BENCH_SQL["bulk_insert_select"], {"executions": executions, "first": 1,
-                                                               "start": r * rows, "rows": rows})  # fmt: skip
+                conn.execute(
+                    BENCH_SQL["bulk_insert_select"],
+                    {"executions": executions, "first": 1, "start": r * rows, "rows": rows},
+                )
                 rates[name].append(rows / (time.perf_counter() - t0))
     return {k: statistics.median(v) for k, v in rates.items()}
 
@@ -84,8 +85,9 @@ def guard_rates(urls: dict[str, str], rows: int, rounds: int, executions: int) -
 def fill_import(url: str, executions: int, per_execution: int) -> float:
     with connect(url) as conn:
         t0 = time.perf_counter()
-        conn.execute(BENCH_SQL["security_fill_import"], {"first": 1, "executions": executions,
-                                                          "per_execution": per_execution})  # fmt: skip
+        conn.execute(
+            BENCH_SQL["security_fill_import"], {"first": 1, "executions": executions, "per_execution": per_execution}
+        )
         return time.perf_counter() - t0
 
 
@@ -112,8 +114,8 @@ calls each, interleaved; client-side medians. Both answer P0002 from the same lo
 
 | case | median | ratio |
 |---|---|---|
-| not yours | {probe['not yours']:.3f} ms | {probe['not yours'] / probe['does not exist']:.2f} |
-| does not exist | {probe['does not exist']:.3f} ms | 1.00 |
+| not yours | {probe["not yours"]:.3f} ms | {probe["not yours"] / probe["does not exist"]:.2f} |
+| does not exist | {probe["does not exist"]:.3f} ms | 1.00 |
 
 **The log's JSON guards** (size measured decompressed, depth at most 64) against the
 caps as they were (stored size only): one `INSERT ... SELECT` of {args.rows:,} rows naming
@@ -121,8 +123,8 @@ the seed's columns, over 200 executions, medians of {args.rounds} interleaved ro
 
 | log table | rows/s | ratio |
 |---|---|---|
-| with the guards | {rates['on']:,.0f} | {rates['on'] / rates['off']:.2f} |
-| caps as before | {rates['off']:,.0f} | 1.00 |
+| with the guards | {rates["on"]:,.0f} | {rates["on"] / rates["off"]:.2f} |
+| caps as before | {rates["off"]:,.0f} | 1.00 |
 
 **One statement over many executions.** `INSERT ... SELECT` of {n:,} events naming the
 seed's columns, 2 per execution over {args.import_executions:,} executions, interleaved:
@@ -131,8 +133,12 @@ seed's columns, 2 per execution over {args.import_executions:,} executions, inte
 statement failed with "out of shared memory"."""
     print(body)
     if not args.no_write:
-        write_section("security", body, f"{COMMAND} --calls {args.calls} --rows {args.rows} --rounds {args.rounds}"
-                                        f" --import-executions {args.import_executions}")  # fmt: skip
+        write_section(
+            "security",
+            body,
+            f"{COMMAND} --calls {args.calls} --rows {args.rows} --rounds {args.rounds}"
+            f" --import-executions {args.import_executions}",
+        )
 
 
 if __name__ == "__main__":

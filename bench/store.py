@@ -29,19 +29,21 @@ sys.path.insert(0, str(HERE))
 
 import psycopg  # noqa: E402
 from psycopg.types.json import Jsonb  # noqa: E402
-from harness import md5_uuid, temporary_cluster  # noqa: E402
-from report import write_section  # noqa: E402
 
 from aef_db import sql as package_sql  # noqa: E402
 from aef_db.audit.canonical import event_hash, jsonb_text, micros  # noqa: E402
 from aef_db.connection import connect  # noqa: E402
 from aef_db.runner import Runner  # noqa: E402
 from aef_db.store import Store  # noqa: E402
+from harness import md5_uuid, temporary_cluster  # noqa: E402
+from report import write_section  # noqa: E402
 
 COMMAND = ".venv/bin/python bench/store.py"
 BENCH_SQL = package_sql.parse_named((HERE / "sql" / "queries.sql").read_text())
 USERS, EXECUTIONS = 50, 500
-COPY_COLUMNS = "(id, execution_id, user_id, seq, step_id, event_type, \"timestamp\", data, browser_state, prev_hash, hash)"
+COPY_COLUMNS = (
+    '(id, execution_id, user_id, seq, step_id, event_type, "timestamp", data, browser_state, prev_hash, hash)'
+)
 
 
 def owner_of(g: int) -> uuid.UUID:
@@ -56,10 +58,27 @@ def event_rows(n: int, batch: int, heads: dict[int, tuple[int, bytes | None]]) -
     for i in range(n):
         g = (i // (batch // 20)) % EXECUTIONS + 1  # runs of batch/20 events per execution
         seq, prev = heads.get(g, (0, None))
-        execution_id, data = md5_uuid(f"execution{g}"), jsonb_text({"i": i, "url": f"https://portal.example.com/invoices/{i}"})
+        execution_id, data = (
+            md5_uuid(f"execution{g}"),
+            jsonb_text({"i": i, "url": f"https://portal.example.com/invoices/{i}"}),
+        )
         digest = event_hash(execution_id, seq + 1, f"step-{i % 7}", "browser_action", micros(now), data, None, prev)
         heads[g] = (seq + 1, digest)
-        rows.append((uuid.uuid4(), execution_id, owner_of(g), seq + 1, f"step-{i % 7}", "browser_action", now, data, None, prev, digest))
+        rows.append(
+            (
+                uuid.uuid4(),
+                execution_id,
+                owner_of(g),
+                seq + 1,
+                f"step-{i % 7}",
+                "browser_action",
+                now,
+                data,
+                None,
+                prev,
+                digest,
+            )
+        )
         if len(rows) == batch:
             batches.append(rows)
             rows = []
@@ -95,8 +114,12 @@ async def writer_rate(url: str, rows: int, batch: int) -> float:
         async with store.logs.writer(max_batch=batch, max_buffer=batch * 2, max_delay=1.0) as writer:
             for i in range(rows):
                 g = (i // (batch // 20)) % EXECUTIONS + 1
-                await writer.log(md5_uuid(f"execution{g}"), "browser_action", step_id=f"step-{i % 7}",
-                                 data={"i": i, "url": f"https://portal.example.com/invoices/{i}"})  # fmt: skip
+                await writer.log(
+                    md5_uuid(f"execution{g}"),
+                    "browser_action",
+                    step_id=f"step-{i % 7}",
+                    data={"i": i, "url": f"https://portal.example.com/invoices/{i}"},
+                )
         return rows / (time.perf_counter() - t0)
 
 
@@ -105,14 +128,24 @@ async def append_latency(url: str, n: int) -> dict[str, float]:
     async with Store(url, cipher=None, max_size=2) as store:
         execution_id = md5_uuid("execution1")
         await store.logs.append(execution_id, "step_started")  # warm the head cache
-        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:  # the bare baseline, as postgres
+        async with await psycopg.AsyncConnection.connect(
+            url, autocommit=True
+        ) as conn:  # the bare baseline, as postgres
             for i in range(n):
                 t0 = time.perf_counter()
                 await store.logs.append(execution_id, "browser_action", data={"i": i})
                 samples["append"].append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
-                await conn.execute(BENCH_SQL["raw_insert"], {"id": uuid.uuid4(), "execution_id": execution_id,
-                                                             "user_id": owner_of(1), "seq": i, "data": Jsonb({"i": i})})  # fmt: skip
+                await conn.execute(
+                    BENCH_SQL["raw_insert"],
+                    {
+                        "id": uuid.uuid4(),
+                        "execution_id": execution_id,
+                        "user_id": owner_of(1),
+                        "seq": i,
+                        "data": Jsonb({"i": i}),
+                    },
+                )
                 samples["bare"].append(time.perf_counter() - t0)
     return {k: statistics.median(v) * 1000 for k, v in samples.items()}
 
@@ -128,7 +161,9 @@ async def lease_rate(url: str, total: int, workers: int = 16) -> float:
 
             while done < total:
                 try:
-                    session = await store.sessions.lease(execution_id, owner_of(0), holder="bench", mode="pooled", pool_size=workers)
+                    session = await store.sessions.lease(
+                        execution_id, owner_of(0), holder="bench", mode="pooled", pool_size=workers
+                    )
                 except LeaseUnavailable:
                     await asyncio.sleep(0)
                     continue
@@ -190,34 +225,36 @@ def main() -> None:
         memory = asyncio.run(memory_profile(url, args.memory_events))
 
     growth = memory[-1][1] - memory[1][1] if len(memory) > 2 else 0.0
-    body = "\n".join([
-        "## The store: ingestion, single appends, leases, memory",
-        "",
-        f"Durable commits (fsync and synchronous_commit on). {args.rows:,} log events per round in COPY batches of"
-        f" {args.batch:,} spanning 20 executions each; medians of {args.rounds} interleaved rounds.",
-        "",
-        "| ingestion path | rows/s | vs raw COPY | vs index floor |",
-        "|---|---|---|---|",
-        f"| raw COPY, unindexed table | {rates['raw']:,.0f} | 1.00 | {rates['raw'] / rates['floor']:.2f} |",
-        f"| index floor: the log's indexes and FK, no triggers, no check constraints | {rates['floor']:,.0f} | {rates['floor'] / rates['raw']:.2f} | 1.00 |",
-        f"| aef_execution_logs: indexes, RLS, FK, guards, seq, owner and chain checks | {rates['aef']:,.0f} | {rates['aef'] / rates['raw']:.2f} | {rates['aef'] / rates['floor']:.2f} |",
-        f"| the whole LogWriter path (validation, batching, COPY) | {writer:,.0f} | {writer / rates['raw']:.2f} | {writer / rates['floor']:.2f} |",
-        "",
-        f"Single durable event: `logs.append` p50 {append['append']:.3f} ms, a bare autocommit INSERT into an unindexed table"
-        f" p50 {append['bare']:.3f} ms: **{append['append'] / append['bare']:.2f}x** ({args.appends} alternating samples).",
-        "",
-        f"Browser-session leases, 16 workers sharing one user's pool of 16 sessions, medians of {args.rounds} interleaved rounds"
-        f" of {args.leases:,}: **{leases['socket']:,.0f} lease-and-release per second** over the embedded cluster's unix socket"
-        f" (`aef-db db url --socket`), {leases['tcp']:,.0f}/s over TCP to 127.0.0.1."
-        f" Rounds: socket {', '.join(f'{x:,.0f}' for x in lease_rounds['socket'])}; tcp {', '.join(f'{x:,.0f}' for x in lease_rounds['tcp'])}.",
-        "",
-        "Memory of one process appending through the LogWriter (RSS): "
-        + ", ".join(f"{n:,} events: {m:.0f} MiB" for n, m in memory)
-        + f"; growth after the first fifth: {growth:+.1f} MiB.",
-        "",
-        "Targets: aef_execution_logs ≥ 80% of the index floor and ≥ 25% of raw COPY; append ≤ 2x the bare INSERT;"
-        " ≥ 2,000 leases/s; memory flat.",
-    ])  # fmt: skip
+    body = "\n".join(
+        [
+            "## The store: ingestion, single appends, leases, memory",
+            "",
+            f"Durable commits (fsync and synchronous_commit on). {args.rows:,} log events per round in COPY batches of"
+            f" {args.batch:,} spanning 20 executions each; medians of {args.rounds} interleaved rounds.",
+            "",
+            "| ingestion path | rows/s | vs raw COPY | vs index floor |",
+            "|---|---|---|---|",
+            f"| raw COPY, unindexed table | {rates['raw']:,.0f} | 1.00 | {rates['raw'] / rates['floor']:.2f} |",
+            f"| index floor: the log's indexes and FK, no triggers, no check constraints | {rates['floor']:,.0f} | {rates['floor'] / rates['raw']:.2f} | 1.00 |",
+            f"| aef_execution_logs: indexes, RLS, FK, guards, seq, owner and chain checks | {rates['aef']:,.0f} | {rates['aef'] / rates['raw']:.2f} | {rates['aef'] / rates['floor']:.2f} |",
+            f"| the whole LogWriter path (validation, batching, COPY) | {writer:,.0f} | {writer / rates['raw']:.2f} | {writer / rates['floor']:.2f} |",
+            "",
+            f"Single durable event: `logs.append` p50 {append['append']:.3f} ms, a bare autocommit INSERT into an unindexed table"
+            f" p50 {append['bare']:.3f} ms: **{append['append'] / append['bare']:.2f}x** ({args.appends} alternating samples).",
+            "",
+            f"Browser-session leases, 16 workers sharing one user's pool of 16 sessions, medians of {args.rounds} interleaved rounds"
+            f" of {args.leases:,}: **{leases['socket']:,.0f} lease-and-release per second** over the embedded cluster's unix socket"
+            f" (`aef-db db url --socket`), {leases['tcp']:,.0f}/s over TCP to 127.0.0.1."
+            f" Rounds: socket {', '.join(f'{x:,.0f}' for x in lease_rounds['socket'])}; tcp {', '.join(f'{x:,.0f}' for x in lease_rounds['tcp'])}.",
+            "",
+            "Memory of one process appending through the LogWriter (RSS): "
+            + ", ".join(f"{n:,} events: {m:.0f} MiB" for n, m in memory)
+            + f"; growth after the first fifth: {growth:+.1f} MiB.",
+            "",
+            "Targets: aef_execution_logs ≥ 80% of the index floor and ≥ 25% of raw COPY; append ≤ 2x the bare INSERT;"
+            " ≥ 2,000 leases/s; memory flat.",
+        ]
+    )
     print(body)
     if not args.no_write:
         write_section("store", body, COMMAND)

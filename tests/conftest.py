@@ -117,8 +117,10 @@ class Database:
         """pg_dump output, minus the per-run random \\restrict key lines of PostgreSQL 15.14+."""
         result = subprocess.run(
             [str(find_pg_bin() / "pg_dump"), *args, "-d", self.superuser_url],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return "\n".join(
             line for line in result.stdout.splitlines() if not line.startswith(("\\restrict", "\\unrestrict"))
         )

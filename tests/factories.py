@@ -49,7 +49,11 @@ def execution(db: Database, user: uuid.UUID = OWNER, status: str = "idle", **col
 
 
 def checkpoint(db: Database, execution_id: uuid.UUID, **columns: Any) -> uuid.UUID:
-    return insert(db, "aef_checkpoints", {"execution_id": execution_id, "checkpoint_type": "manual_review", "step_id": "review", **columns})
+    return insert(
+        db,
+        "aef_checkpoints",
+        {"execution_id": execution_id, "checkpoint_type": "manual_review", "step_id": "review", **columns},
+    )
 
 
 def session(db: Database, user: uuid.UUID = OWNER, **columns: Any) -> str:

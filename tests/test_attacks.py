@@ -286,9 +286,12 @@ def function_calls(world: World) -> list[Call]:
                 sql, params = call_sql(function, style, (target, "uuid"))
                 calls.append(Call(f"{function}({whose}, {style})", sql, params, expected))
             sql, params = call_sql(
-                "aef_resolve_checkpoint", style,
-                (rows_of.checkpoint, "uuid"), ("approved", "public.checkpoint_status"), ({"ok": 1}, "jsonb"),
-            )  # fmt: skip
+                "aef_resolve_checkpoint",
+                style,
+                (rows_of.checkpoint, "uuid"),
+                ("approved", "public.checkpoint_status"),
+                ({"ok": 1}, "jsonb"),
+            )
             calls.append(Call(f"aef_resolve_checkpoint({whose}, {style})", sql, params, expected))
     return calls
 

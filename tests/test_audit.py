@@ -46,12 +46,8 @@ def as_superuser_without_triggers(db: Database, *statements: tuple[str, tuple]) 
         for sql, params in statements:
             conn.execute(sql, params)  # type: ignore[arg-type]
         conn.execute("alter table public.aef_execution_logs enable trigger all")
-        conn.execute(
-            "alter table public.aef_execution_logs enable always trigger aef_30_append_only"
-        )
-        conn.execute(
-            "alter table public.aef_execution_logs enable always trigger aef_31_append_only_truncate"
-        )
+        conn.execute("alter table public.aef_execution_logs enable always trigger aef_30_append_only")
+        conn.execute("alter table public.aef_execution_logs enable always trigger aef_31_append_only_truncate")
 
 
 def finding(report: Report) -> tuple[str, int, str]:
@@ -67,12 +63,8 @@ def test_every_writer_gets_a_chain_and_a_healthy_database_verifies(
 ) -> None:
     a, b = chain(migrated)
     rows = [r for r in migrated_rows(migrated) if r["execution_id"] == a]
-    assert rows[0]["prev_hash"] is None and all(
-        r["hash"] is not None and len(r["hash"]) == 32 for r in rows
-    )
-    assert all(
-        later["prev_hash"] == earlier["hash"] for earlier, later in zip(rows, rows[1:])
-    )
+    assert rows[0]["prev_hash"] is None and all(r["hash"] is not None and len(r["hash"]) == 32 for r in rows)
+    assert all(later["prev_hash"] == earlier["hash"] for earlier, later in itertools.pairwise(rows))
     report = check(migrated)
     assert report.intact and report.chains == 2 and report.events == 10
     head = f.one(
@@ -85,9 +77,7 @@ def test_every_writer_gets_a_chain_and_a_healthy_database_verifies(
 
 def migrated_rows(db: Database) -> list[dict]:
     with db.connect(superuser=True) as conn:
-        return conn.execute(
-            "select * from public.aef_execution_logs order by execution_id, seq"
-        ).fetchall()
+        return conn.execute("select * from public.aef_execution_logs order by execution_id, seq").fetchall()
 
 
 def test_python_and_the_database_encode_an_event_alike(migrated: Database) -> None:
@@ -99,15 +89,15 @@ def test_python_and_the_database_encode_an_event_alike(migrated: Database) -> No
     }
     state = {"url": "https://example.com/ü"}
     with migrated.connect() as conn:
-        conn.execute("insert into public.aef_execution_logs (execution_id, step_id, event_type, data, browser_state)"
-                     " values (%s, %s, 'step_started', %s::jsonb, %s::jsonb)",
-                     (execution_id, "step\t1 \"x\"", json.dumps(data), json.dumps(state)))  # fmt: skip
+        conn.execute(
+            "insert into public.aef_execution_logs (execution_id, step_id, event_type, data, browser_state)"
+            " values (%s, %s, 'step_started', %s::jsonb, %s::jsonb)",
+            (execution_id, 'step\t1 "x"', json.dumps(data), json.dumps(state)),
+        )
         row = conn.execute(
             "select *, data::text as data_text, browser_state::text as state_text from public.aef_execution_logs"
         ).fetchone()
-    assert row["data_text"] == jsonb_text(data) and row["state_text"] == jsonb_text(
-        state
-    )
+    assert row["data_text"] == jsonb_text(data) and row["state_text"] == jsonb_text(state)
     ours = event_hash(
         execution_id,
         1,
@@ -122,57 +112,81 @@ def test_python_and_the_database_encode_an_event_alike(migrated: Database) -> No
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",))),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=6), inner, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",))),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=6), inner, max_size=4
+        )
+    ),
     max_leaves=12,
-)  # fmt: skip
+)
 
 
 @settings(max_examples=150, deadline=None)
 @given(value=json_values)
-def test_jsonb_text_is_what_postgresql_prints(
-    migrated_conn: psycopg.Connection, value: object
-) -> None:
-    printed = migrated_conn.execute(
-        "select %s::jsonb::text as t", (jsonb_text(value),)
-    ).fetchone()["t"]
+def test_jsonb_text_is_what_postgresql_prints(migrated_conn: psycopg.Connection, value: object) -> None:
+    printed = migrated_conn.execute("select %s::jsonb::text as t", (jsonb_text(value),)).fetchone()["t"]
     assert printed == jsonb_text(value)
 
 
 _text = st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=12)
-events = st.fixed_dictionaries({
-    "execution_id": st.uuids(), "seq": st.integers(1, 2**62), "step_id": st.none() | _text.filter(bool),
-    "event_type": st.sampled_from(["step_started", "browser_action", "user_input"]),
-    "ts": st.datetimes(min_value=dt.datetime(1000, 1, 1), max_value=dt.datetime(9999, 1, 1), timezones=st.just(dt.UTC)),
-    "data": st.dictionaries(_text, json_values, max_size=4),
-    "browser_state": st.none() | st.dictionaries(_text, json_values, max_size=3),
-    "prev": st.none() | st.binary(min_size=32, max_size=32),
-})  # fmt: skip
+events = st.fixed_dictionaries(
+    {
+        "execution_id": st.uuids(),
+        "seq": st.integers(1, 2**62),
+        "step_id": st.none() | _text.filter(bool),
+        "event_type": st.sampled_from(["step_started", "browser_action", "user_input"]),
+        "ts": st.datetimes(
+            min_value=dt.datetime(1000, 1, 1), max_value=dt.datetime(9999, 1, 1), timezones=st.just(dt.UTC)
+        ),
+        "data": st.dictionaries(_text, json_values, max_size=4),
+        "browser_state": st.none() | st.dictionaries(_text, json_values, max_size=3),
+        "prev": st.none() | st.binary(min_size=32, max_size=32),
+    }
+)
 
 
 @settings(max_examples=100, deadline=None)
 @given(event=events)
-def test_one_encoding_for_the_fill_path_the_check_and_python(
-    migrated_conn: psycopg.Connection, event: dict
-) -> None:
+def test_one_encoding_for_the_fill_path_the_check_and_python(migrated_conn: psycopg.Connection, event: dict) -> None:
     """The encoding is written three times (aef_private.log_hash for the fill path, the check
     constraint spelled out for speed, canonical.py for verify); this proves them one function."""
-    data, state = jsonb_text(event["data"]), None if event["browser_state"] is None else jsonb_text(event["browser_state"])
-    ours = event_hash(event["execution_id"], event["seq"], event["step_id"], event["event_type"], micros(event["ts"]),
-                      data, state, event["prev"])  # fmt: skip
+    data, state = (
+        jsonb_text(event["data"]),
+        None if event["browser_state"] is None else jsonb_text(event["browser_state"]),
+    )
+    ours = event_hash(
+        event["execution_id"],
+        event["seq"],
+        event["step_id"],
+        event["event_type"],
+        micros(event["ts"]),
+        data,
+        state,
+        event["prev"],
+    )
     args = {**event, "data": data, "state": state}
     fill = migrated_conn.execute(
         "select aef_private.log_hash(%(execution_id)s, %(seq)s, %(step_id)s, %(event_type)s, %(ts)s,"
-        " %(data)s::jsonb, %(state)s::jsonb, %(prev)s) as h", args,
-    ).fetchone()["h"]  # fmt: skip
+        " %(data)s::jsonb, %(state)s::jsonb, %(prev)s) as h",
+        args,
+    ).fetchone()["h"]
     assert fill == ours
     with migrated_conn.transaction(force_rollback=True):  # the check, on a table with the log's constraints only
-        migrated_conn.execute("create temp table probe (like public.aef_execution_logs including constraints including defaults)")
         migrated_conn.execute(
-            "insert into probe (id, execution_id, user_id, seq, step_id, event_type, \"timestamp\", data, browser_state,"
+            "create temp table probe (like public.aef_execution_logs including constraints including defaults)"
+        )
+        migrated_conn.execute(
+            'insert into probe (id, execution_id, user_id, seq, step_id, event_type, "timestamp", data, browser_state,'
             " prev_hash, hash) values (gen_random_uuid(), %(execution_id)s, gen_random_uuid(), %(seq)s, %(step_id)s,"
-            " %(event_type)s, %(ts)s, %(data)s::jsonb, %(state)s::jsonb, %(prev)s, %(hash)s)", {**args, "hash": ours},
-        )  # fmt: skip
+            " %(event_type)s, %(ts)s, %(data)s::jsonb, %(state)s::jsonb, %(prev)s, %(hash)s)",
+            {**args, "hash": ours},
+        )
 
 
 @pytest.fixture(scope="module")
@@ -188,10 +202,13 @@ def migrated_conn(cluster, migrated_template: str):  # type: ignore[no-untyped-d
 # -- blocked ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("column", "sqlstate", "rule"), [
-    ("hash", "23514", "aef_execution_logs_hash_covers_event"),
-    ("prev_hash", "AE009", "does not continue the audit chain"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("column", "sqlstate", "rule"),
+    [
+        ("hash", "23514", "aef_execution_logs_hash_covers_event"),
+        ("prev_hash", "AE009", "does not continue the audit chain"),
+    ],
+)
 def test_forged_hashes_are_refused_on_insert(migrated: Database, column: str, sqlstate: str, rule: str) -> None:
     execution_id = chain(migrated, 2, 1)[0]
     with migrated.connect() as conn:
@@ -203,9 +220,11 @@ def test_forged_hashes_are_refused_on_insert(migrated: Database, column: str, sq
     if column == "hash":
         row["hash"] = b"\x01" * 32
     with pytest.raises(psycopg.Error) as excinfo, migrated.acting("service_role") as conn:
-        conn.execute("insert into public.aef_execution_logs (execution_id, user_id, seq, event_type, \"timestamp\", data, prev_hash, hash)"
-                     " values (%s, %s, 3, 'step_started', %s, '{}', %s, %s)",
-                     (execution_id, OWNER, when, row["prev_hash"], row["hash"]))  # fmt: skip
+        conn.execute(
+            'insert into public.aef_execution_logs (execution_id, user_id, seq, event_type, "timestamp", data, prev_hash, hash)'
+            " values (%s, %s, 3, 'step_started', %s, '{}', %s, %s)",
+            (execution_id, OWNER, when, row["prev_hash"], row["hash"]),
+        )
     assert excinfo.value.sqlstate == sqlstate and rule in str(excinfo.value)
     assert f.one(migrated, "select count(*) from public.aef_execution_logs") == 2
 
@@ -217,20 +236,23 @@ def test_a_forged_seq_is_refused(migrated: Database) -> None:
             pytest.raises(psycopg.Error) as excinfo,
             migrated.acting("service_role") as conn,
         ):
-            conn.execute("insert into public.aef_execution_logs (execution_id, seq, event_type) values (%s, %s, 'step_started')",
-                         (execution_id, seq))  # fmt: skip
+            conn.execute(
+                "insert into public.aef_execution_logs (execution_id, seq, event_type) values (%s, %s, 'step_started')",
+                (execution_id, seq),
+            )
         assert excinfo.value.sqlstate == state
 
 
-@pytest.mark.parametrize("statement", [
-    "update public.aef_execution_logs set data = '{\"x\": 1}'",
-    "delete from public.aef_execution_logs",
-    "truncate public.aef_execution_logs",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "update public.aef_execution_logs set data = '{\"x\": 1}'",
+        "delete from public.aef_execution_logs",
+        "truncate public.aef_execution_logs",
+    ],
+)
 @pytest.mark.parametrize("who", ["service_role", "owner", "superuser_replica"])
-def test_update_delete_and_truncate_are_blocked(
-    migrated: Database, statement: str, who: str
-) -> None:
+def test_update_delete_and_truncate_are_blocked(migrated: Database, statement: str, who: str) -> None:
     chain(migrated, 2, 1)
     with pytest.raises(psycopg.Error) as excinfo:
         if who == "service_role":
@@ -277,17 +299,25 @@ def test_two_swapped_rows_are_reordered(migrated: Database) -> None:
     as_superuser_without_triggers(
         migrated,
         ("update public.aef_execution_logs set seq = seq + 1000 where execution_id = %s and seq in (3, 4)", (a,)),
-        ("update public.aef_execution_logs set seq = case seq when 1003 then 4 else 3 end where execution_id = %s and seq > 1000", (a,)),
-    )  # fmt: skip
+        (
+            "update public.aef_execution_logs set seq = case seq when 1003 then 4 else 3 end where execution_id = %s and seq > 1000",
+            (a,),
+        ),
+    )
     assert finding(check(migrated)) == (str(a), 3, "reordered")
 
 
 def test_a_forged_row_is_inserted(migrated: Database) -> None:
     a, _ = chain(migrated)
-    as_superuser_without_triggers(migrated, (
-        "insert into public.aef_execution_logs (execution_id, user_id, seq, event_type, prev_hash, hash)"
-        " select execution_id, user_id, 6, 'step_completed', hash, sha256('forged') from public.aef_execution_logs"
-        " where execution_id = %s and seq = 5", (a,)))  # fmt: skip
+    as_superuser_without_triggers(
+        migrated,
+        (
+            "insert into public.aef_execution_logs (execution_id, user_id, seq, event_type, prev_hash, hash)"
+            " select execution_id, user_id, 6, 'step_completed', hash, sha256('forged') from public.aef_execution_logs"
+            " where execution_id = %s and seq = 5",
+            (a,),
+        ),
+    )
     assert finding(check(migrated)) == (str(a), 6, "inserted")
 
 
@@ -315,8 +345,11 @@ def cut_tail_and_head(db: Database, execution_id: uuid.UUID) -> None:
         ),
     )
     with db.connect(superuser=True) as conn:
-        conn.execute("update aef_audit.log_heads h set last_seq = 4, last_hash = l.hash from public.aef_execution_logs l"
-                     " where h.execution_id = %s and l.execution_id = h.execution_id and l.seq = 4", (execution_id,))  # fmt: skip
+        conn.execute(
+            "update aef_audit.log_heads h set last_seq = 4, last_hash = l.hash from public.aef_execution_logs l"
+            " where h.execution_id = %s and l.execution_id = h.execution_id and l.seq = 4",
+            (execution_id,),
+        )
 
 
 def rewrite_whole_chain(db: Database, execution_id: uuid.UUID) -> None:
@@ -328,15 +361,21 @@ def rewrite_whole_chain(db: Database, execution_id: uuid.UUID) -> None:
         )
     ]
     for seq in range(2, 6):
-        statements.append((
-            "update public.aef_execution_logs l set prev_hash = p.hash,"
-            " hash = aef_private.log_hash(l.execution_id, l.seq, l.step_id, l.event_type, l.\"timestamp\", l.data, l.browser_state, p.hash)"
-            " from public.aef_execution_logs p where l.execution_id = %s and l.seq = %s and p.execution_id = l.execution_id and p.seq = l.seq - 1",
-            (execution_id, seq)))  # fmt: skip
+        statements.append(
+            (
+                "update public.aef_execution_logs l set prev_hash = p.hash,"
+                ' hash = aef_private.log_hash(l.execution_id, l.seq, l.step_id, l.event_type, l."timestamp", l.data, l.browser_state, p.hash)'
+                " from public.aef_execution_logs p where l.execution_id = %s and l.seq = %s and p.execution_id = l.execution_id and p.seq = l.seq - 1",
+                (execution_id, seq),
+            )
+        )
     as_superuser_without_triggers(db, *statements)
     with db.connect(superuser=True) as conn:
-        conn.execute("update aef_audit.log_heads h set last_hash = l.hash from public.aef_execution_logs l"
-                     " where h.execution_id = %s and l.execution_id = h.execution_id and l.seq = 5", (execution_id,))  # fmt: skip
+        conn.execute(
+            "update aef_audit.log_heads h set last_hash = l.hash from public.aef_execution_logs l"
+            " where h.execution_id = %s and l.execution_id = h.execution_id and l.seq = 5",
+            (execution_id,),
+        )
 
 
 @pytest.mark.parametrize(
@@ -360,9 +399,7 @@ def test_consistent_rewrites_are_caught_only_by_a_digest(
     )
 
 
-def test_a_digest_file_that_was_edited_is_refused(
-    migrated: Database, tmp_path: Path
-) -> None:
+def test_a_digest_file_that_was_edited_is_refused(migrated: Database, tmp_path: Path) -> None:
     chain(migrated)
     with migrated.connect() as conn:
         doc = json.loads(audit_digest.take(conn).to_json())
@@ -377,9 +414,7 @@ def test_a_digest_file_that_was_edited_is_refused(
 # -- not flagged --------------------------------------------------------------------------
 
 
-def test_a_dump_and_restore_round_trip_still_verifies(
-    migrated: Database, cluster, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+def test_a_dump_and_restore_round_trip_still_verifies(migrated: Database, cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     chain(migrated, 20, 3)
     dump = tmp_path / "db.dump"
     subprocess.run(
@@ -397,8 +432,11 @@ def test_a_dump_and_restore_round_trip_still_verifies(
     with connect(cluster.url(superuser=True)) as conn:
         conn.execute(f"create database {name} owner postgres")
     try:
-        restored = subprocess.run([str(find_pg_bin() / "pg_restore"), "-d", cluster.url(superuser=True, database=name), str(dump)],
-                       capture_output=True, text=True)  # fmt: skip
+        restored = subprocess.run(
+            [str(find_pg_bin() / "pg_restore"), "-d", cluster.url(superuser=True, database=name), str(dump)],
+            capture_output=True,
+            text=True,
+        )
         assert restored.returncode == 0, restored.stderr
         with connect(cluster.url(superuser=True, database=name)) as conn:
             report = verify(conn)
@@ -411,9 +449,7 @@ def test_a_dump_and_restore_round_trip_still_verifies(
 # -- retention ----------------------------------------------------------------------------
 
 
-def test_archiving_leaves_a_tombstone_that_verify_accepts(
-    migrated: Database, tmp_path: Path
-) -> None:
+def test_archiving_leaves_a_tombstone_that_verify_accepts(migrated: Database, tmp_path: Path) -> None:
     a, _ = chain(migrated)
     with migrated.connect() as conn:
         taken = audit_digest.take(conn)
@@ -464,8 +500,11 @@ def test_archiving_is_for_final_executions_and_the_engine_only(
         pytest.raises(psycopg.Error) as excinfo,
         migrated.acting("service_role") as conn,
     ):
-        conn.execute("insert into aef_audit.log_tombstones (execution_id, last_seq, head_hash, archived_by, location)"
-                     " values (%s, 5, sha256(''), 'me', 'x')", (a,))  # fmt: skip
+        conn.execute(
+            "insert into aef_audit.log_tombstones (execution_id, last_seq, head_hash, archived_by, location)"
+            " values (%s, 5, sha256(''), 'me', 'x')",
+            (a,),
+        )
     assert excinfo.value.sqlstate == "42501"
     assert f.one(migrated, "select count(*) from public.aef_execution_logs") == 10
 
@@ -486,10 +525,17 @@ def test_the_audit_commands_exit_0_1_and_2(migrated: Database, tmp_path: Path) -
     assert json.loads(path.read_text())["executions"] == 2
     result = runner.invoke(main, ["audit", "verify", "--json", "--digest", str(path), *url])
     assert result.exit_code == 0 and json.loads(result.stdout)["intact"] is True
-    as_superuser_without_triggers(migrated, ("update public.aef_execution_logs set data = '{}' where execution_id = %s and seq = 2", (a,)))
+    as_superuser_without_triggers(
+        migrated, ("update public.aef_execution_logs set data = '{}' where execution_id = %s and seq = 2", (a,))
+    )
     result = runner.invoke(main, ["audit", "verify", "--json", *url])
     report = json.loads(result.stdout)
-    assert result.exit_code == 1 and report["first"] == {"execution_id": str(a), "seq": 2, "kind": "altered", "detail": report["first"]["detail"]}
+    assert result.exit_code == 1 and report["first"] == {
+        "execution_id": str(a),
+        "seq": 2,
+        "kind": "altered",
+        "detail": report["first"]["detail"],
+    }
     result = runner.invoke(main, ["audit", "verify", "--execution", str(uuid.uuid4()), *url])
     assert result.exit_code == 0 and "0 chains" in result.stdout
     result = runner.invoke(main, ["audit", "verify", "--database-url", "postgresql://nobody@127.0.0.1:1/none"])
@@ -502,9 +548,11 @@ def test_the_audit_commands_exit_0_1_and_2(migrated: Database, tmp_path: Path) -
 
 
 def test_verify_since_checks_only_the_chains_that_moved(migrated: Database) -> None:
-    a, b = chain(migrated)
+    a, _b = chain(migrated)
     with migrated.connect(superuser=True) as conn:
-        conn.execute("update aef_audit.log_heads set updated_at = now() - interval '2 days' where execution_id = %s", (a,))
+        conn.execute(
+            "update aef_audit.log_heads set updated_at = now() - interval '2 days' where execution_id = %s", (a,)
+        )
     report = check(migrated, since=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
     assert report.chains == 1 and report.events == 5 and report.intact
 
@@ -516,7 +564,7 @@ def _log_scans(db: Database, executions: list[uuid.UUID]) -> list[str]:
     def collect(diag: psycopg.errors.Diagnostic) -> None:
         text = diag.message_primary or ""
         if "plan:" in text:
-            stack = [json.loads(text[text.index("{"):])["Plan"]]
+            stack = [json.loads(text[text.index("{") :])["Plan"]]
             while stack:
                 node = stack.pop()
                 stack += node.get("Plans", [])
@@ -524,9 +572,13 @@ def _log_scans(db: Database, executions: list[uuid.UUID]) -> list[str]:
                     nodes.append(node["Node Type"])
 
     with db.connect(superuser=True) as conn:
-        for setting in ("load 'auto_explain'", "set auto_explain.log_min_duration = 0",
-                        "set auto_explain.log_nested_statements = on", "set auto_explain.log_format = json",
-                        "set auto_explain.log_level = notice"):  # fmt: skip
+        for setting in (
+            "load 'auto_explain'",
+            "set auto_explain.log_min_duration = 0",
+            "set auto_explain.log_nested_statements = on",
+            "set auto_explain.log_format = json",
+            "set auto_explain.log_level = notice",
+        ):
             conn.execute(setting)
         conn.add_notice_handler(collect)
         conn.execute(

@@ -38,13 +38,24 @@ def test_help_lists_every_command_with_a_one_line_description() -> None:
     result = CliRunner().invoke(main, ["--help"], terminal_width=200)
     assert result.exit_code == 0
     commands = leaf_commands(main)
-    assert {"db start", "db stop", "db status", "db url", "migrate up", "migrate down", "migrate status",
-            "migrate export", "compat status", "compat install", "doctor"} <= set(commands)  # fmt: skip
+    assert {
+        "db start",
+        "db stop",
+        "db status",
+        "db url",
+        "migrate up",
+        "migrate down",
+        "migrate status",
+        "migrate export",
+        "compat status",
+        "compat install",
+        "doctor",
+    } <= set(commands)
     lines = result.output.splitlines()
     for name, command in commands.items():
         line = next((ln for ln in lines if ln.strip().startswith(name + " ")), None)
         assert line is not None, f"{name} missing from --help"
-        description = line.strip()[len(name):].strip()
+        description = line.strip()[len(name) :].strip()
         assert description and description == command.get_short_help_str(limit=200)
 
 
@@ -77,7 +88,11 @@ def test_doctor_fails_on_a_changed_file(database: Database, migrations_copy: Pat
     path.write_text(path.read_text().replace("Lifecycle", "Life cycle"))
     code, checks = doctor_json(runner, *args)
     assert code == 1
-    assert checks["changed migration files"] == {"check": "changed migration files", "level": "fail", "detail": "20261126000100"}
+    assert checks["changed migration files"] == {
+        "check": "changed migration files",
+        "level": "fail",
+        "detail": "20261126000100",
+    }
     status = json.loads(runner.invoke(main, ["migrate", "status", "--json", *args]).stdout)
     assert status["summary"]["changed"] == 1
 
@@ -145,8 +160,11 @@ def test_squawk_would_catch_an_unwaived_problem(tmp_path: Path) -> None:
     bad = tmp_path / "20990101000000_bad.sql"
     bad.write_text("create table public.t (id int primary key, at timestamp);\n")
     config = Path(__file__).parent.parent / ".squawk.toml"
-    result = subprocess.run([str(Path(sys.executable).with_name("squawk")), "--config", str(config), str(bad)],
-                            capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("squawk")), "--config", str(config), str(bad)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0
     assert "prefer-timestamp-tz" in result.stdout
 
@@ -154,7 +172,9 @@ def test_squawk_would_catch_an_unwaived_problem(tmp_path: Path) -> None:
 def test_doctor_reports_pg_cron_preloading_to_a_superuser(database: Database) -> None:
     from aef_db.cluster import find_pg_bin
 
-    libdir = subprocess.run([str(find_pg_bin() / "pg_config"), "--pkglibdir"], capture_output=True, text=True).stdout.strip()
+    libdir = subprocess.run(
+        [str(find_pg_bin() / "pg_config"), "--pkglibdir"], capture_output=True, text=True
+    ).stdout.strip()
     expected = "yes" if (Path(libdir) / "pg_cron.so").exists() else "no (checkpoint sweeps then run from the worker)"
     _, checks = doctor_json(CliRunner(), "--database-url", database.superuser_url)
     assert checks["pg_cron preloaded"]["detail"] == expected

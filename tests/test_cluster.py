@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -27,9 +28,14 @@ def test_the_session_cluster_mirrors_hosted_supabase_roles(cluster: Cluster) -> 
             " from pg_roles where rolname = current_user"
         ).fetchone()
     assert row == {
-        "who": OWNER, "rolsuper": False, "rolcreatedb": True, "rolcreaterole": True,
-        "rolreplication": True, "rolbypassrls": True, "wal_level": "logical",
-    }  # fmt: skip
+        "who": OWNER,
+        "rolsuper": False,
+        "rolcreatedb": True,
+        "rolcreaterole": True,
+        "rolreplication": True,
+        "rolbypassrls": True,
+        "wal_level": "logical",
+    }
     with connect(cluster.url(superuser=True)) as conn:
         assert conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()["rolsuper"]
 
@@ -46,13 +52,17 @@ def test_the_url_works_with_psql(cluster: Cluster, socket: bool) -> None:
     assert ("127.0.0.1" in url) is not socket
     result = subprocess.run(
         [str(find_pg_bin() / "psql"), "-X", "-Atc", "select current_user, inet_server_addr() is null", url],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert result.stdout.strip() == f"{OWNER}|{'t' if socket else 'f'}"
 
 
 def test_pg_cron_is_preloaded_where_installed(cluster: Cluster) -> None:
-    libdir = subprocess.run([str(find_pg_bin() / "pg_config"), "--pkglibdir"], capture_output=True, text=True).stdout.strip()
+    libdir = subprocess.run(
+        [str(find_pg_bin() / "pg_config"), "--pkglibdir"], capture_output=True, text=True
+    ).stdout.strip()
     with connect(cluster.url(superuser=True)) as conn:
         preload = conn.execute("show shared_preload_libraries").fetchone()["shared_preload_libraries"]
     assert ("pg_cron" in preload) == (Path(libdir) / "pg_cron.so").exists()
@@ -62,7 +72,11 @@ def test_pg_cron_is_preloaded_where_installed(cluster: Cluster) -> None:
 def test_as_root_the_server_runs_as_the_service_user(cluster: Cluster) -> None:
     pid = cluster.status().pid
     assert pid is not None
-    uid = int(next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("Uid:")).split()[1])
+    uid = int(
+        next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("Uid:")).split()[
+            1
+        ]
+    )
     assert uid == pwd.getpwnam(SERVICE_USER).pw_uid
     assert (cluster.config_path.stat().st_mode & 0o777) == 0o600  # the passwords stay with the invoker
 
@@ -72,10 +86,8 @@ def spare(workdir: Path, request: pytest.FixtureRequest) -> Cluster:
     home = workdir / f"spare-{request.node.name[:40]}"
     instance = Cluster(home, settings=FAST_SETTINGS)
     yield instance
-    try:
+    with contextlib.suppress(ClusterError):
         instance.stop()
-    except ClusterError:
-        pass
 
 
 def test_start_stop_and_a_stale_pid_file(spare: Cluster) -> None:

@@ -13,9 +13,14 @@ from aef_db.runner import Runner
 from .conftest import Database
 
 ALL_OBJECTS = (
-    "schema auth", "function auth.uid()", "function auth.role()", "function auth.jwt()",
-    "schema extensions", "extension pgcrypto", "publication supabase_realtime",
-)  # fmt: skip
+    "schema auth",
+    "function auth.uid()",
+    "function auth.role()",
+    "function auth.jwt()",
+    "schema extensions",
+    "extension pgcrypto",
+    "publication supabase_realtime",
+)
 
 
 def test_plain_postgres_is_detected_with_what_is_missing(plain_database: Database) -> None:
@@ -32,9 +37,10 @@ def test_install_completes_plain_postgres_and_runs_again_harmlessly(plain_databa
     with plain_database.connect() as conn:
         assert compat.install(conn).mode is compat.Mode.COMPAT
     assert plain_database.dump("--schema-only") == first
-    assert plain_database.scalar(
-        "select pubowner::regrole::text from pg_publication where pubname = 'supabase_realtime'"
-    ) == "postgres"
+    assert (
+        plain_database.scalar("select pubowner::regrole::text from pg_publication where pubname = 'supabase_realtime'")
+        == "postgres"
+    )
 
 
 def test_migrate_up_installs_the_layer_where_it_is_missing(plain_database: Database) -> None:
@@ -48,8 +54,10 @@ def test_auth_helpers_read_the_claims_as_supabase_does(database: Database) -> No
     user = uuid.uuid4()
     with database.connect() as conn, conn.transaction():
         conn.execute("set local role authenticated")
-        conn.execute("select set_config('request.jwt.claims', %s, true)",
-                     (f'{{"sub":"{user}","role":"authenticated","email":"a@b.c"}}',))  # fmt: skip
+        conn.execute(
+            "select set_config('request.jwt.claims', %s, true)",
+            (f'{{"sub":"{user}","role":"authenticated","email":"a@b.c"}}',),
+        )
         row = conn.execute("select auth.uid() as uid, auth.role() as role, auth.jwt() ->> 'email' as email").fetchone()
     assert row == {"uid": user, "role": "authenticated", "email": "a@b.c"}
     with database.connect() as conn, conn.transaction():
@@ -94,9 +102,8 @@ def test_on_a_supabase_database_nothing_changes(database: Database) -> None:
 
 def test_a_role_that_may_not_install_the_layer_gets_a_clear_error(plain_database: Database) -> None:
     before = plain_database.dump("--schema-only")
-    with plain_database.login_role("aef_weak") as weak_url:
-        with pytest.raises(PrivilegeError) as failure:
-            Runner(weak_url).up()
+    with plain_database.login_role("aef_weak") as weak_url, pytest.raises(PrivilegeError) as failure:
+        Runner(weak_url).up()
     message = str(failure.value)
     assert "the Supabase compatibility layer is missing (schema auth" in message
     assert "role aef_weak may not create it" in message and "aef-db compat install" in message

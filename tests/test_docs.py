@@ -37,7 +37,9 @@ def test_schema_reference_is_generated_and_current(migrated) -> None:  # type: i
 
     with migrated.connect() as conn:
         rendered = schema_docs.render(conn)
-    assert (ROOT / "docs" / "schema.md").read_text() == rendered, "docs/schema.md is stale: run bash scripts/regen_docs.sh"
+    assert (ROOT / "docs" / "schema.md").read_text() == rendered, (
+        "docs/schema.md is stale: run bash scripts/regen_docs.sh"
+    )
 
 
 def test_every_sqlstate_the_migrations_raise_is_documented() -> None:

@@ -13,7 +13,7 @@ BREAKAGE = {
     "no grants to anon": "grant select (id) on public.aef_executions to anon",
     "realtime publication": "alter publication supabase_realtime drop table public.aef_execution_logs",
     "foreign keys indexed": "drop index public.aef_checkpoints_execution_id_idx",
-    "policies wrap auth calls": "create policy \"Bare\" on public.aef_checkpoints for select to authenticated using (user_id = auth.uid())",
+    "policies wrap auth calls": 'create policy "Bare" on public.aef_checkpoints for select to authenticated using (user_id = auth.uid())',
     "log triggers enabled": "alter table public.aef_execution_logs disable trigger aef_30_append_only",
     "definers pin search_path": "alter function public.aef_pause_execution(uuid) set search_path = ''",
 }

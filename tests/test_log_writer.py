@@ -23,8 +23,12 @@ from .store_helpers import run
 
 def seqs(db: Database, execution_id: uuid.UUID) -> list[int]:
     with db.connect() as conn:
-        return [r["seq"] for r in conn.execute(
-            "select seq from public.aef_execution_logs where execution_id = %s order by seq", (execution_id,))]  # fmt: skip
+        return [
+            r["seq"]
+            for r in conn.execute(
+                "select seq from public.aef_execution_logs where execution_id = %s order by seq", (execution_id,)
+            )
+        ]
 
 
 def test_buffered_events_flush_after_the_delay(migrated: Database) -> None:
@@ -111,7 +115,9 @@ def test_a_writer_renumbers_after_another_writer_and_keeps_its_order(migrated: D
 
     run(migrated, body)
     with migrated.connect() as conn:
-        rows = conn.execute("select seq, data from public.aef_execution_logs where execution_id = %s order by seq", (execution_id,)).fetchall()
+        rows = conn.execute(
+            "select seq, data from public.aef_execution_logs where execution_id = %s order by seq", (execution_id,)
+        ).fetchall()
     assert [r["seq"] for r in rows] == [1, 2, 3, 4]
     assert [r["data"].get("mine") for r in rows] == [None, None, 1, 2]
 
@@ -145,7 +151,9 @@ def test_eight_writers_on_their_own_executions_and_two_on_one(migrated: Database
     for execution_id in own:
         assert seqs(migrated, execution_id) == list(range(1, 301))
     with migrated.connect() as conn:
-        shared_rows = conn.execute("select seq, data from public.aef_execution_logs where execution_id = %s order by seq", (shared,)).fetchall()
+        shared_rows = conn.execute(
+            "select seq, data from public.aef_execution_logs where execution_id = %s order by seq", (shared,)
+        ).fetchall()
     assert [r["seq"] for r in shared_rows] == list(range(1, 201))
     for tag in ("a", "b"):  # nothing lost, and each writer's events in its own order
         assert [r["data"]["i"] for r in shared_rows if r["data"]["tag"] == tag] == list(range(100))
@@ -173,8 +181,12 @@ WRITER_SCRIPT = textwrap.dedent("""
 
 def test_a_writer_killed_mid_batch_loses_nothing_it_acknowledged(migrated: Database) -> None:
     execution_id = f.execution(migrated, status="running")
-    proc = subprocess.Popen([sys.executable, "-c", WRITER_SCRIPT, migrated.url, str(execution_id)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER_SCRIPT, migrated.url, str(execution_id)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().split() == ["acknowledged", "51"]

@@ -26,13 +26,27 @@ from .conftest import TESTS, Database
 SEED_ENUMS = {
     "execution_status": ["idle", "running", "paused", "completed", "error", "cancelled"],
     "log_event_type": [
-        "step_started", "step_completed", "step_failed", "browser_action", "user_input",
-        "checkpoint_reached", "loop_iteration", "decision_made", "error_occurred",
+        "step_started",
+        "step_completed",
+        "step_failed",
+        "browser_action",
+        "user_input",
+        "checkpoint_reached",
+        "loop_iteration",
+        "decision_made",
+        "error_occurred",
     ],
-    "checkpoint_type": ["before_execution", "after_execution", "on_error", "manual_review", "data_validation", "custom"],
+    "checkpoint_type": [
+        "before_execution",
+        "after_execution",
+        "on_error",
+        "manual_review",
+        "data_validation",
+        "custom",
+    ],
     "checkpoint_status": ["pending", "approved", "rejected", "skipped", "timeout"],
     "browser_session_status": ["active", "idle", "terminated", "error"],
-}  # fmt: skip
+}
 
 USER_OBJECTS = ("-t", "public.sops", "-t", "public.profiles", "-t", "supabase_migrations.schema_migrations")
 SHIPPED = migration_files.load()
@@ -54,13 +68,18 @@ def history(db: Database) -> dict[str, str]:
     with db.connect() as conn:
         if conn.execute("select to_regclass('supabase_migrations.schema_migrations') as t").fetchone()["t"] is None:
             return {}
-        return {r["version"]: r["name"] for r in conn.execute("select version, name from supabase_migrations.schema_migrations")}
+        return {
+            r["version"]: r["name"]
+            for r in conn.execute("select version, name from supabase_migrations.schema_migrations")
+        }
 
 
 def row_checksums(db: Database) -> dict[str, str]:
     with db.connect(superuser=True) as conn:
         return {
-            table: conn.execute(f"select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) as h from {table} t").fetchone()["h"]
+            table: conn.execute(
+                f"select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) as h from {table} t"
+            ).fetchone()["h"]
             for table in ("public.sops", "public.profiles", "supabase_migrations.schema_migrations")
         }
 
@@ -74,8 +93,10 @@ def cli_up(aef_cli: list[str], env: dict[str, str], db: Database, migrations: Pa
     """`aef-db migrate up` in its own process, on the given migrations directory."""
     return subprocess.run(
         [*aef_cli, "migrate", "up", "--database-url", db.url, "--migrations-dir", str(migrations)],
-        env=env, capture_output=True, text=True,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+    )
 
 
 def add_migration(folder: Path, version: str, name: str, forward: str, rollback: str) -> None:
@@ -136,8 +157,13 @@ def _without_aef_history(dump: str) -> str:
 
 
 def test_up_to_stops_at_the_given_version(database: Database, migrations_copy: Path) -> None:
-    add_migration(migrations_copy, "20990101000000", "probe", "create table public.probe (id bigint);\n",
-                  "-- squawk-ignore ban-drop-table\ndrop table public.probe;\n")  # fmt: skip
+    add_migration(
+        migrations_copy,
+        "20990101000000",
+        "probe",
+        "create table public.probe (id bigint);\n",
+        "-- squawk-ignore ban-drop-table\ndrop table public.probe;\n",
+    )
     runner = Runner(database.url, migration_files.load(migrations_copy))
     assert [m.version for m in runner.up(to=FIRST)] == [FIRST]
     assert database.scalar("select to_regclass('public.probe')") is None
@@ -192,8 +218,13 @@ def test_every_rollback_restores_the_exact_previous_schema(database: Database) -
 
 
 def test_down_to_reverts_only_newer_migrations(database: Database, migrations_copy: Path) -> None:
-    add_migration(migrations_copy, "20990101000000", "probe", "create table public.probe (id bigint);\n",
-                  "-- squawk-ignore ban-drop-table\ndrop table public.probe;\n")  # fmt: skip
+    add_migration(
+        migrations_copy,
+        "20990101000000",
+        "probe",
+        "create table public.probe (id bigint);\n",
+        "-- squawk-ignore ban-drop-table\ndrop table public.probe;\n",
+    )
     runner = Runner(database.url, migration_files.load(migrations_copy))
     runner.up()
     assert runner.down(to=LAST) == ["20990101000000"]
@@ -219,10 +250,17 @@ def test_four_concurrent_up_processes_apply_each_file_once(
     database: Database, migrations_copy: Path, aef_cli: list[str], cli_env: dict[str, str]
 ) -> None:
     # a slow file widens the window in which the runners overlap
-    add_migration(migrations_copy, "20990101000000", "slow", "select pg_sleep(1);\ncreate table public.slow (id bigint);\n",
-                  "-- squawk-ignore ban-drop-table\ndrop table public.slow;\n")  # fmt: skip
+    add_migration(
+        migrations_copy,
+        "20990101000000",
+        "slow",
+        "select pg_sleep(1);\ncreate table public.slow (id bigint);\n",
+        "-- squawk-ignore ban-drop-table\ndrop table public.slow;\n",
+    )
     cmd = [*aef_cli, "migrate", "up", "--database-url", database.url, "--migrations-dir", str(migrations_copy)]
-    procs = [subprocess.Popen(cmd, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    procs = [
+        subprocess.Popen(cmd, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)
+    ]
     results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]  # type: ignore[union-attr]
 
     assert [code for code, _ in results] == [0, 0, 0, 0], results
@@ -246,10 +284,12 @@ def test_a_held_lock_times_out_without_changes(database: Database) -> None:
 
 def test_a_failing_file_rolls_back_and_names_file_and_statement(database: Database, migrations_copy: Path) -> None:
     add_migration(
-        migrations_copy, "20990101000000", "broken",
+        migrations_copy,
+        "20990101000000",
+        "broken",
         "-- probe\ncreate table public.broken_probe (id bigint);\n\ninsert into public.broken_probe values (1 / 0);\n",
         "-- squawk-ignore ban-drop-table\ndrop table public.broken_probe;\n",
-    )  # fmt: skip
+    )
     runner = Runner(database.url, migration_files.load(migrations_copy))
     runner.up(to=LAST)
     before = database.dump("--schema-only")
@@ -268,8 +308,13 @@ def test_a_failing_file_rolls_back_and_names_file_and_statement(database: Databa
 def test_cli_reports_a_failing_file_and_exits_1(
     database: Database, migrations_copy: Path, aef_cli: list[str], cli_env: dict[str, str]
 ) -> None:
-    add_migration(migrations_copy, "20990101000000", "broken", "create table public.x (id bigint);\nselect no_such_function();\n",
-                  "-- squawk-ignore ban-drop-table\ndrop table public.x;\n")  # fmt: skip
+    add_migration(
+        migrations_copy,
+        "20990101000000",
+        "broken",
+        "create table public.x (id bigint);\nselect no_such_function();\n",
+        "-- squawk-ignore ban-drop-table\ndrop table public.x;\n",
+    )
     result = cli_up(aef_cli, cli_env, database, migrations_copy)
     assert result.returncode == 1
     assert "20990101000000_broken.sql: statement 2 (line 2) failed [SQLSTATE 42883]" in result.stderr
@@ -287,25 +332,41 @@ def test_status_flags_a_file_changed_after_it_was_applied(database: Database, mi
 
 
 def test_status_reports_an_applied_migration_whose_file_is_gone(database: Database, migrations_copy: Path) -> None:
-    add_migration(migrations_copy, "20990101000000", "gone", "create table public.gone (id bigint);\n",
-                  "-- squawk-ignore ban-drop-table\ndrop table public.gone;\n")  # fmt: skip
+    add_migration(
+        migrations_copy,
+        "20990101000000",
+        "gone",
+        "create table public.gone (id bigint);\n",
+        "-- squawk-ignore ban-drop-table\ndrop table public.gone;\n",
+    )
     Runner(database.url, migration_files.load(migrations_copy)).up()
     status = Runner(database.url).status()
     assert [(m.version, m.state) for m in status.migrations] == [
-        *((v, State.APPLIED) for v in VERSIONS), ("20990101000000", State.MISSING_FILE)
-    ]  # fmt: skip
+        *((v, State.APPLIED) for v in VERSIONS),
+        ("20990101000000", State.MISSING_FILE),
+    ]
     # the stored rollback still reverts it, though the file is gone
     Runner(database.url).down(all_=True)
     assert database.scalar("select to_regclass('public.gone')") is None
 
 
 def test_a_pending_migration_older_than_an_applied_one_is_refused(database: Database, migrations_copy: Path) -> None:
-    add_migration(migrations_copy, "20990101000000", "late", "create table public.late (id bigint);\n",
-                  "-- squawk-ignore ban-drop-table\ndrop table public.late;\n")  # fmt: skip
+    add_migration(
+        migrations_copy,
+        "20990101000000",
+        "late",
+        "create table public.late (id bigint);\n",
+        "-- squawk-ignore ban-drop-table\ndrop table public.late;\n",
+    )
     Runner(database.url, migration_files.load(migrations_copy)).up()
-    add_migration(migrations_copy, "20980101000000", "older", "create table public.older (id bigint);\n",
-                  "-- squawk-ignore ban-drop-table\ndrop table public.older;\n")  # fmt: skip
-    with pytest.raises(OutOfOrder, match="20980101000000_older.sql is pending but older"):
+    add_migration(
+        migrations_copy,
+        "20980101000000",
+        "older",
+        "create table public.older (id bigint);\n",
+        "-- squawk-ignore ban-drop-table\ndrop table public.older;\n",
+    )
+    with pytest.raises(OutOfOrder, match=r"20980101000000_older\.sql is pending but older"):
         Runner(database.url, migration_files.load(migrations_copy)).up()
     assert database.scalar("select to_regclass('public.older')") is None
 
@@ -349,9 +410,11 @@ def test_unreachable_database_is_a_clear_error() -> None:
 
 def test_a_role_without_privileges_gets_a_clear_error_and_nothing_is_written(database: Database) -> None:
     before = database.dump("--schema-only")
-    with database.login_role("aef_weak") as weak_url:
-        with pytest.raises(PrivilegeError, match="may not create aef-db's migration history"):
-            Runner(weak_url).up()
+    with (
+        database.login_role("aef_weak") as weak_url,
+        pytest.raises(PrivilegeError, match="may not create aef-db's migration history"),
+    ):
+        Runner(weak_url).up()
     assert database.dump("--schema-only") == before
 
 
@@ -359,11 +422,20 @@ def test_a_role_without_privileges_gets_a_clear_error_and_nothing_is_written(dat
 
 
 def test_a_concurrently_file_runs_outside_a_transaction(database: Database, migrations_copy: Path) -> None:
-    add_migration(migrations_copy, "20990101000000", "table", "create table public.c (id bigint);\n",
-                  "-- squawk-ignore ban-drop-table\ndrop table public.c;\n")  # fmt: skip
-    add_migration(migrations_copy, "20990101000001", "index",
-                  "set lock_timeout = '5s';\ncreate index concurrently c_id on public.c (id);\n",
-                  "drop index concurrently public.c_id;\n")  # fmt: skip
+    add_migration(
+        migrations_copy,
+        "20990101000000",
+        "table",
+        "create table public.c (id bigint);\n",
+        "-- squawk-ignore ban-drop-table\ndrop table public.c;\n",
+    )
+    add_migration(
+        migrations_copy,
+        "20990101000001",
+        "index",
+        "set lock_timeout = '5s';\ncreate index concurrently c_id on public.c (id);\n",
+        "drop index concurrently public.c_id;\n",
+    )
     runner = Runner(database.url, migration_files.load(migrations_copy))
     runner.up()
     assert database.scalar("select to_regclass('public.c_id')") is not None
@@ -377,19 +449,32 @@ def test_a_concurrently_file_runs_outside_a_transaction(database: Database, migr
 @pytest.mark.parametrize(
     ("files", "message"),
     [
-        ({"20990101000000_a.sql": "select 1;", "20990101000000_a.rollback.sql": "select 1;",
-          "20990101000000_b.sql": "select 1;", "20990101000000_b.rollback.sql": "select 1;"},
-         "two migration files share version 20990101000000: 20990101000000_a.sql and 20990101000000_b.sql"),
+        (
+            {
+                "20990101000000_a.sql": "select 1;",
+                "20990101000000_a.rollback.sql": "select 1;",
+                "20990101000000_b.sql": "select 1;",
+                "20990101000000_b.rollback.sql": "select 1;",
+            },
+            "two migration files share version 20990101000000: 20990101000000_a.sql and 20990101000000_b.sql",
+        ),
         ({"20990101000000_a.sql": "select 1;"}, "20990101000000_a.sql has no rollback file"),
         ({"20990101000000_a.rollback.sql": "select 1;"}, "has no migration file"),
         ({"2099_short.sql": "select 1;"}, "must be named <14-digit version>_<name>.sql"),
         ({"20990101000000_Bad-Name.sql": "select 1;"}, "must be named"),
-        ({"20990101000000_a.sql": "select 1;\ncreate tabel x ();", "20990101000000_a.rollback.sql": "select 1;"},
-         "20990101000000_a.sql (line 2): cannot parse"),
-        ({"20990101000000_a.sql": "create table t (id bigint);\ncreate index concurrently i on t (id);",
-          "20990101000000_a.rollback.sql": "select 1;"}, "must be alone in its file"),
+        (
+            {"20990101000000_a.sql": "select 1;\ncreate tabel x ();", "20990101000000_a.rollback.sql": "select 1;"},
+            "20990101000000_a.sql (line 2): cannot parse",
+        ),
+        (
+            {
+                "20990101000000_a.sql": "create table t (id bigint);\ncreate index concurrently i on t (id);",
+                "20990101000000_a.rollback.sql": "select 1;",
+            },
+            "must be alone in its file",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_migration_directories_are_rejected_before_any_connection(
     tmp_path: Path, files: dict[str, str], message: str
 ) -> None:
@@ -436,23 +521,32 @@ def test_exported_files_applied_like_supabase_db_push_match_the_runner(
     database: Database, cluster, template: str, tmp_path: Path
 ) -> None:
     """`supabase db push` runs each file in one transaction; psql -1 does the same."""
-    from .conftest import _create, _drop
     from aef_db.cluster import find_pg_bin
+
+    from .conftest import _create, _drop
 
     Runner(database.url).up()
     pushed = _create(cluster, template)
     try:
         for path in migration_files.export(migration_files.load(), tmp_path):
-            subprocess.run([str(find_pg_bin() / "psql"), "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f", str(path), pushed.url],
-                           check=True, capture_output=True)  # fmt: skip
+            subprocess.run(
+                [str(find_pg_bin() / "psql"), "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f", str(path), pushed.url],
+                check=True,
+                capture_output=True,
+            )
         for schema in ("public", "aef_private"):
             assert pushed.dump("--schema-only", "-n", schema) == database.dump("--schema-only", "-n", schema)
         # and aef-db sees what the CLI would have recorded as applied, then reverts it
         with pushed.connect() as conn:
             conn.execute("create schema supabase_migrations")
-            conn.execute("create table supabase_migrations.schema_migrations (version text primary key, statements text[], name text)")
+            conn.execute(
+                "create table supabase_migrations.schema_migrations (version text primary key, statements text[], name text)"
+            )
             for m in SHIPPED:
-                conn.execute("insert into supabase_migrations.schema_migrations (version, name) values (%s, %s)", (m.version, m.name))
+                conn.execute(
+                    "insert into supabase_migrations.schema_migrations (version, name) values (%s, %s)",
+                    (m.version, m.name),
+                )
         status = Runner(pushed.url).status()
         assert [(m.state, m.recorded_by) for m in status.migrations] == [(State.APPLIED, "supabase-cli")] * len(SHIPPED)
         Runner(pushed.url).down(all_=True)

@@ -32,8 +32,12 @@ def test_python_enums_equal_the_database_enums(migrated: Database) -> None:
 
 def test_caps_equal_the_database_constraints(migrated: Database) -> None:
     with migrated.connect() as conn:
-        defs = [r["d"] for r in conn.execute(
-            "select pg_get_constraintdef(oid) as d from pg_constraint where conname like 'aef\\_%%\\_size'")]  # fmt: skip
+        defs = [
+            r["d"]
+            for r in conn.execute(
+                "select pg_get_constraintdef(oid) as d from pg_constraint where conname like 'aef\\_%%\\_size'"
+            )
+        ]
     found = {}
     for d in defs:
         match = re.fullmatch(r"CHECK \(\(pg_column_size\(\((\w+) #> '\{\}'::text\[\]\)\) <= (\d+)\)\)", d)
@@ -44,8 +48,12 @@ def test_caps_equal_the_database_constraints(migrated: Database) -> None:
 
 def test_depth_cap_equals_the_database_constraints(migrated: Database) -> None:
     with migrated.connect() as conn:
-        defs = [r["d"] for r in conn.execute(
-            "select pg_get_constraintdef(oid) as d from pg_constraint where conname like 'aef\\_%%\\_depth'")]  # fmt: skip
+        defs = [
+            r["d"]
+            for r in conn.execute(
+                "select pg_get_constraintdef(oid) as d from pg_constraint where conname like 'aef\\_%%\\_depth'"
+            )
+        ]
     columns = {re.search(r"\((\w+) @\?", d)[1] for d in defs}  # type: ignore[index]
     assert columns == set(CAPS)
     assert {re.search(r"\*\*\{(\d+)\}", d)[1] for d in defs} == {str(JSON_MAX_DEPTH + 1)}  # type: ignore[index]
@@ -109,7 +117,9 @@ BAD_INPUT = [
 ]
 
 
-@pytest.mark.parametrize(("model", "fields", "message"), BAD_INPUT, ids=[f"{m.__name__}-{i}" for i, (m, _, _) in enumerate(BAD_INPUT)])
+@pytest.mark.parametrize(
+    ("model", "fields", "message"), BAD_INPUT, ids=[f"{m.__name__}-{i}" for i, (m, _, _) in enumerate(BAD_INPUT)]
+)
 def test_bad_input_names_the_field_and_the_rule(model: type, fields: dict, message: str) -> None:
     with pytest.raises(ValidationError) as excinfo:
         model(**fields)

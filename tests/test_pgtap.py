@@ -32,8 +32,11 @@ def test_the_suite_is_there() -> None:
 def test_pgtap_file_passes_as_postgres(with_pgtap: Database, path: Path) -> None:
     result = subprocess.run(
         ["pg_prove", "--verbose", "--dbname", with_pgtap.url, str(path)],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "PGOPTIONS": "--client-min-messages=warning"},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PGOPTIONS": "--client-min-messages=warning"},
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "Result: PASS" in result.stdout
 
@@ -81,11 +84,16 @@ def team_project(database: Database) -> Database:
 
 
 def test_the_suite_passes_on_a_team_project_with_its_own_sops_and_auth_users(team_project: Database) -> None:
-    assert team_project.scalar("select obj_description('public.sops'::regclass, 'pg_class')") is None  # the team's, kept
+    assert (
+        team_project.scalar("select obj_description('public.sops'::regclass, 'pg_class')") is None
+    )  # the team's, kept
     result = subprocess.run(
         ["pg_prove", "--verbose", "--dbname", team_project.url, *map(str, FILES)],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "PGOPTIONS": "--client-min-messages=warning"},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PGOPTIONS": "--client-min-messages=warning"},
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
     assert "Result: PASS" in result.stdout
     assert team_project.scalar("select count(*) from public.sops") == 0  # every file rolled back

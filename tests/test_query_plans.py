@@ -81,13 +81,24 @@ def lease(ids: dict[str, Any], mode: str = "pooled") -> dict[str, Any]:
 def next_event(ids: dict[str, Any]) -> dict[str, Any]:
     """append_log's parameters as Logs.append builds them: numbered and hashed onto the head."""
     head = Head(USER, ids["logged_seq"], ids["logged_hash"])
-    return chained(ids["logged"], head, "step_started", "login", jsonb_text({"url": "https://example.com"}), None,
-                   datetime.now(UTC))  # fmt: skip
+    return chained(
+        ids["logged"],
+        head,
+        "step_started",
+        "login",
+        jsonb_text({"url": "https://example.com"}),
+        None,
+        datetime.now(UTC),
+    )
 
 
 E, U = ENGINE_ROLE, USER_ROLE
 EXECUTIONS_PK, CHECKPOINTS_PK, SESSIONS_PK, LOGS_PK = (
-    "aef_executions_pkey", "aef_checkpoints_pkey", "aef_browser_sessions_pkey", "aef_execution_logs_pkey")  # fmt: skip
+    "aef_executions_pkey",
+    "aef_checkpoints_pkey",
+    "aef_browser_sessions_pkey",
+    "aef_execution_logs_pkey",
+)
 LOG_SEQ = "aef_execution_logs_execution_seq_key"  # unique (execution_id, seq): an execution's log in order
 ONE_PENDING = "aef_checkpoints_one_pending_per_execution"  # unique (execution_id) where pending
 SESSION_BY_ID_OR_HOLDER = "aef_browser_sessions_pkey|aef_browser_sessions_lease_execution_id_idx"  # "|": either will do
@@ -99,9 +110,18 @@ STORE_CASES = [
     Case("recent_executions", E, ("aef_executions_user_recent_idx",), lambda i: {"user_id": USER, "limit": 20}),
     Case("recent_executions", U, ("aef_executions_user_recent_idx",), lambda i: {"user_id": USER, "limit": 20}),
     Case("run_execution", E, (EXECUTIONS_PK,), lambda i: {"id": i["idle"]}),
-    Case("finish_execution", E, (EXECUTIONS_PK,), lambda i: {"id": i["running"], "status": "completed", "execution_context": None}),
-    Case("update_context", E, (EXECUTIONS_PK,),
-         lambda i: {"id": i["running"], "execution_context": Jsonb({"step": 2}), "current_step_id": None}),
+    Case(
+        "finish_execution",
+        E,
+        (EXECUTIONS_PK,),
+        lambda i: {"id": i["running"], "status": "completed", "execution_context": None},
+    ),
+    Case(
+        "update_context",
+        E,
+        (EXECUTIONS_PK,),
+        lambda i: {"id": i["running"], "execution_context": Jsonb({"step": 2}), "current_step_id": None},
+    ),
     # the user functions: one owner-scoped lookup by key; cancel closes the pending checkpoint
     # (executions_close_checkpoints) and each logs an event (logs_fill reads the log's head)
     Case("cancel_execution", U, (EXECUTIONS_PK, ONE_PENDING, LOG_SEQ), lambda i: {"id": i["running"]}, run=True),
@@ -113,54 +133,122 @@ STORE_CASES = [
     Case("log_hash_at", E, (LOG_SEQ,), lambda i: {"execution_id": i["logged"], "seq": i["logged_seq"]}),
     Case("logs_present", E, (LOGS_PK,), lambda i: {"ids": i["log_ids"]}),
     Case("read_logs", E, (LOG_SEQ,), lambda i: {"execution_id": i["logged"], "after_seq": 0, "limit": 100}),
-    Case("read_logs", U, ("aef_execution_logs_user_page_idx",),
-         lambda i: {"execution_id": i["logged"], "after_seq": 0, "limit": 100}),
+    Case(
+        "read_logs",
+        U,
+        ("aef_execution_logs_user_page_idx",),
+        lambda i: {"execution_id": i["logged"], "after_seq": 0, "limit": 100},
+    ),
     # the append path: the statement check reads the event before by (execution_id, seq) and the
     # execution by key (the chain head's upsert goes through log_heads_pkey as its conflict arbiter)
     Case("append_log", E, (LOG_SEQ, EXECUTIONS_PK), next_event, run=True),
     # the fill path (no seq given), an execution's first event: the execution locked by key, the
     # last event by (execution_id, seq) and, at seq 1, the archive's tombstones by execution
-    Case("checkpoint_reached", E, (EXECUTIONS_PK, LOG_SEQ, "log_tombstones_execution_id_idx"),
-         lambda i: {"execution_id": i["running"], "step_id": "review", "checkpoint_id": i["checkpoint"],
-                    "checkpoint_type": "manual_review"}, run=True),  # fmt: skip
+    Case(
+        "checkpoint_reached",
+        E,
+        (EXECUTIONS_PK, LOG_SEQ, "log_tombstones_execution_id_idx"),
+        lambda i: {
+            "execution_id": i["running"],
+            "step_id": "review",
+            "checkpoint_id": i["checkpoint"],
+            "checkpoint_type": "manual_review",
+        },
+        run=True,
+    ),
     # checkpoints (store/checkpoints.py)
-    Case("insert_checkpoint", E, (EXECUTIONS_PK,),
-         lambda i: {"execution_id": i["to_lease"], "step_id": "review", "checkpoint_type": "manual_review",
-                    "request": Jsonb({}), "timeout": timedelta(hours=1), "timeout_policy": "fail_execution"}, run=True),  # fmt: skip
+    Case(
+        "insert_checkpoint",
+        E,
+        (EXECUTIONS_PK,),
+        lambda i: {
+            "execution_id": i["to_lease"],
+            "step_id": "review",
+            "checkpoint_type": "manual_review",
+            "request": Jsonb({}),
+            "timeout": timedelta(hours=1),
+            "timeout_policy": "fail_execution",
+        },
+        run=True,
+    ),
     Case("get_checkpoint", E, (CHECKPOINTS_PK,), lambda i: {"id": i["checkpoint"]}),
     Case("get_checkpoint", U, (CHECKPOINTS_PK,), lambda i: {"id": i["checkpoint"]}),
     Case("pending_checkpoints", U, ("aef_checkpoints_user_pending_idx",), lambda i: {}),
     # the engine's "all of them": no index orders every user's pending checkpoints by created_at,
     # so the plan reads a whole partial index of pending ones (pending rows only) and sorts
     Case("pending_checkpoints", E, (f"aef_checkpoints_user_pending_idx|{ONE_PENDING}",), lambda i: {}),
-    Case("resolve_checkpoint", U, (CHECKPOINTS_PK, EXECUTIONS_PK, LOG_SEQ),
-         lambda i: {"id": i["checkpoint"], "decision": "approved", "response": Jsonb({"comment": "ok"})}, run=True),
+    Case(
+        "resolve_checkpoint",
+        U,
+        (CHECKPOINTS_PK, EXECUTIONS_PK, LOG_SEQ),
+        lambda i: {"id": i["checkpoint"], "decision": "approved", "response": Jsonb({"comment": "ok"})},
+        run=True,
+    ),
     # the sweeper: due checkpoints by timeout_at, then each by key, its execution ended by key
-    Case("expire_checkpoints", E, ("aef_checkpoints_due_idx", CHECKPOINTS_PK, EXECUTIONS_PK, LOG_SEQ),
-         lambda i: {"max_rows": 1000}, run=True),
+    Case(
+        "expire_checkpoints",
+        E,
+        ("aef_checkpoints_due_idx", CHECKPOINTS_PK, EXECUTIONS_PK, LOG_SEQ),
+        lambda i: {"max_rows": 1000},
+        run=True,
+    ),
     # browser sessions (store/sessions.py): the engine's only (session_data is withheld from users).
     # The lease finds a free session among the user's live ones (user_id, status): its order (the
     # execution's last session first) and its "or expired" keep aef_browser_sessions_free_pooled_idx out
     Case("get_session", E, (SESSIONS_PK,), lambda i: {"id": i["free_session"]}),
-    Case("lease_free_session", E, ("aef_browser_sessions_user_status_idx", EXECUTIONS_PK, SESSIONS_PK), lease, variant="pooled"),
-    Case("lease_free_session", E, ("aef_browser_sessions_user_status_idx", EXECUTIONS_PK, SESSIONS_PK),
-         lambda i: lease(i, "persistent"), variant="persistent"),
+    Case(
+        "lease_free_session",
+        E,
+        ("aef_browser_sessions_user_status_idx", EXECUTIONS_PK, SESSIONS_PK),
+        lease,
+        variant="pooled",
+    ),
+    Case(
+        "lease_free_session",
+        E,
+        ("aef_browser_sessions_user_status_idx", EXECUTIONS_PK, SESSIONS_PK),
+        lambda i: lease(i, "persistent"),
+        variant="persistent",
+    ),
     # the lease run for real: the guard reads the execution by key and binds it to the session
-    Case("lease_free_session", E, ("aef_browser_sessions_user_status_idx", EXECUTIONS_PK, SESSIONS_PK), lease,
-         run=True, variant="guard"),
+    Case(
+        "lease_free_session",
+        E,
+        ("aef_browser_sessions_user_status_idx", EXECUTIONS_PK, SESSIONS_PK),
+        lease,
+        run=True,
+        variant="guard",
+    ),
     Case("count_sessions", E, ("aef_browser_sessions_user_status_idx",), lease),
     Case("take_lease", E, (SESSIONS_PK,), lambda i: {"id": i["free_session"], **lease(i)}),
     # by id and lease holder: both are one-row lookups, and the planner takes the holder's index
-    Case("renew_lease", E, (SESSION_BY_ID_OR_HOLDER,),
-         lambda i: {"id": i["leased_session"], "execution_id": i["lease_holder"], "ttl": TTL}),
-    Case("release_lease", E, (SESSION_BY_ID_OR_HOLDER,),
-         lambda i: {"id": i["leased_session"], "execution_id": i["lease_holder"]}),
+    Case(
+        "renew_lease",
+        E,
+        (SESSION_BY_ID_OR_HOLDER,),
+        lambda i: {"id": i["leased_session"], "execution_id": i["lease_holder"], "ttl": TTL},
+    ),
+    Case(
+        "release_lease",
+        E,
+        (SESSION_BY_ID_OR_HOLDER,),
+        lambda i: {"id": i["leased_session"], "execution_id": i["lease_holder"]},
+    ),
     Case("reclaim_leases", E, ("aef_browser_sessions_lease_expiry_idx", SESSIONS_PK), lambda i: {"max_rows": 1000}),
     Case("set_session_status", E, (SESSIONS_PK,), lambda i: {"id": i["free_session"], "status": "terminated"}),
-    Case("set_session_data", E, (SESSIONS_PK,), lambda i: {"id": i["free_session"], "session_data": Jsonb({"sealed": "x"})}),
+    Case(
+        "set_session_data",
+        E,
+        (SESSIONS_PK,),
+        lambda i: {"id": i["free_session"], "session_data": Jsonb({"sealed": "x"})},
+    ),
     # key rotation (rotation.py): each row it re-seals, by key
-    Case("reseal_execution", MIGRATOR, (EXECUTIONS_PK,),
-         lambda i: {"id": i["running"], "execution_context": Jsonb({}), "config": Jsonb({})}),
+    Case(
+        "reseal_execution",
+        MIGRATOR,
+        (EXECUTIONS_PK,),
+        lambda i: {"id": i["running"], "execution_context": Jsonb({}), "config": Jsonb({})},
+    ),
     Case("reseal_session", MIGRATOR, (SESSIONS_PK,), lambda i: {"id": i["free_session"], "session_data": Jsonb({})}),
 ]
 
@@ -288,16 +376,22 @@ def ids(populated: Database) -> dict[str, Any]:
         found = dict(conn.execute(IDS, {"u": USER}).fetchone())
         found["checkpoint"] = conn.execute(
             "select id from public.aef_checkpoints where execution_id = %s and status = 'pending'", (found["running"],)
-        ).fetchone()["id"]  # fmt: skip
+        ).fetchone()["id"]
         found["lease_holder"] = conn.execute(
             "select lease_execution_id from public.aef_browser_sessions where id = %s", (found["leased_session"],)
-        ).fetchone()["lease_execution_id"]  # fmt: skip
+        ).fetchone()["lease_execution_id"]
         found["logged"] = md5_uuid("execution100")  # USER's, running, 50 events
-        head = conn.execute("select last_seq, last_hash from aef_audit.log_heads where execution_id = %s",
-                            (found["logged"],)).fetchone()  # fmt: skip
+        head = conn.execute(
+            "select last_seq, last_hash from aef_audit.log_heads where execution_id = %s", (found["logged"],)
+        ).fetchone()
         found["logged_seq"], found["logged_hash"] = head["last_seq"], head["last_hash"]
-        found["log_ids"] = [r["id"] for r in conn.execute(
-            "select id from public.aef_execution_logs where execution_id = %s order by seq limit 100", (found["logged"],))]  # fmt: skip
+        found["log_ids"] = [
+            r["id"]
+            for r in conn.execute(
+                "select id from public.aef_execution_logs where execution_id = %s order by seq limit 100",
+                (found["logged"],),
+            )
+        ]
     assert all(v is not None for v in found.values()), found
     return found
 
@@ -349,7 +443,7 @@ def plans(conn: psycopg.Connection, statement: str, params: dict[str, Any], *, t
     def collect(diag: psycopg.errors.Diagnostic) -> None:
         text = diag.message_primary or ""
         if "plan:" in text:
-            found.append(json.loads(text[text.index("{"):])["Plan"])
+            found.append(json.loads(text[text.index("{") :])["Plan"])
 
     conn.add_notice_handler(collect)
     with conn.cursor() as cur:
@@ -378,16 +472,26 @@ def scans(nodes: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
     return indexes, sequential
 
 
-def check(conn: psycopg.Connection, label: str, statement: str, params: dict[str, Any], expected: tuple[str, ...],
-          *, traced: bool) -> None:  # fmt: skip
+def check(
+    conn: psycopg.Connection,
+    label: str,
+    statement: str,
+    params: dict[str, Any],
+    expected: tuple[str, ...],
+    *,
+    traced: bool,
+) -> None:
     indexes, sequential = scans(plans(conn, statement, params, traced=traced))
     missing = [i for i in expected if not indexes & set(i.split("|"))]
     assert not missing and not sequential, (
         f"{label}: expected {', '.join(missing) or 'its indexes'}; the plan uses {sorted(indexes)}"
-        f" and reads {sorted(sequential) or 'nothing'} sequentially")
+        f" and reads {sorted(sequential) or 'nothing'} sequentially"
+    )
 
 
-def check_case(db: Database, case: Case, ids: dict[str, Any], before: Callable[[psycopg.Connection], None] | None = None) -> None:
+def check_case(
+    db: Database, case: Case, ids: dict[str, Any], before: Callable[[psycopg.Connection], None] | None = None
+) -> None:
     with transaction(db, traced=case.run) as conn:
         if before:
             before(conn)
@@ -395,7 +499,9 @@ def check_case(db: Database, case: Case, ids: dict[str, Any], before: Callable[[
         check(conn, case.id, STORE[case.query], case.params(ids), case.indexes, traced=case.run)
 
 
-def check_hot(db: Database, name: str, ids: dict[str, Any], before: Callable[[psycopg.Connection], None] | None = None) -> None:
+def check_hot(
+    db: Database, name: str, ids: dict[str, Any], before: Callable[[psycopg.Connection], None] | None = None
+) -> None:
     params = {"execution_id": ids["logged"], "after_seq": 0, "status": "active"}
     with transaction(db, traced=False) as conn:
         if before:
@@ -432,11 +538,15 @@ def drop(expected: str) -> Callable[[psycopg.Connection], None]:
                 " t.relreplident from pg_catalog.pg_index i join pg_catalog.pg_class t on t.oid = i.indrelid"
                 "  left join pg_catalog.pg_constraint c on c.conindid = i.indexrelid and c.conrelid = i.indrelid"
                 " where i.indexrelid = (select oid from pg_catalog.pg_class where relname = %s and relkind = 'i')",
-                (index,)).fetchone()  # fmt: skip
+                (index,),
+            ).fetchone()
             assert row is not None, f"no index {index}"
             if row["contype"] == "p" and row["relreplident"] == "d":  # a published update needs it
-                for pub in conn.execute("select p.pubname from pg_catalog.pg_publication_rel r join pg_catalog.pg_publication p"
-                                        " on p.oid = r.prpubid where r.prrelid = %s::regclass", (row["tab"],)).fetchall():  # fmt: skip
+                for pub in conn.execute(
+                    "select p.pubname from pg_catalog.pg_publication_rel r join pg_catalog.pg_publication p"
+                    " on p.oid = r.prpubid where r.prrelid = %s::regclass",
+                    (row["tab"],),
+                ).fetchall():
                     conn.execute(f"alter publication {pub['pubname']} drop table {row['tab']}")
             if row["conname"]:
                 conn.execute(f"alter table {row['tab']} drop constraint {row['conname']} cascade")
@@ -450,7 +560,9 @@ MUTATIONS = [pytest.param(case, index, id=f"{case.id}-{index}") for case in STOR
 
 
 @pytest.mark.parametrize(("case", "index"), MUTATIONS)
-def test_each_plan_test_fails_without_its_index(throwaway: Database, ids: dict[str, Any], case: Case, index: str) -> None:
+def test_each_plan_test_fails_without_its_index(
+    throwaway: Database, ids: dict[str, Any], case: Case, index: str
+) -> None:
     with pytest.raises(AssertionError, match=f"expected [^;]*{re.escape(index)}"):
         check_case(throwaway, case, ids, before=drop(index))
 
@@ -468,25 +580,34 @@ def test_every_foreign_key_is_indexed(populated: Database) -> None:
         assert doctor.unindexed_foreign_keys(conn) == []
 
 
-@pytest.mark.parametrize(("helper", "column", "table"), [
-    ("execution_transition_allowed", "status", "aef_executions"),
-    ("session_transition_allowed", "status", "aef_browser_sessions"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("helper", "column", "table"),
+    [
+        ("execution_transition_allowed", "status", "aef_executions"),
+        ("session_transition_allowed", "status", "aef_browser_sessions"),
+    ],
+)
 def test_the_state_machine_helpers_are_inlined(populated: Database, helper: str, column: str, table: str) -> None:
     """Not inlined, a SQL function is parsed and planned again at every call from a guard
     (it was, while it compared enums as text: decision 29)."""
     with populated.connect() as conn:
-        plan = "\n".join(r["QUERY PLAN"] for r in conn.execute(
-            f"explain (verbose, costs off) select aef_private.{helper}({column}, {column}) from public.{table}"  # noqa: S608 (test constants)
-        ).fetchall())  # fmt: skip
+        plan = "\n".join(
+            r["QUERY PLAN"]
+            for r in conn.execute(
+                f"explain (verbose, costs off) select aef_private.{helper}({column}, {column}) from public.{table}"
+            ).fetchall()
+        )
     assert helper not in plan and "'idle'::" in plan  # the rule itself, inlined
 
 
 def test_the_log_hash_is_inlined(populated: Database) -> None:
     """The chain's hash is computed for every event: it must cost an expression, not a function call."""
     with populated.connect() as conn:
-        plan = "\n".join(r["QUERY PLAN"] for r in conn.execute(
-            "explain (verbose, costs off) select aef_private.log_hash(execution_id, seq, step_id, event_type, \"timestamp\","
-            " data, browser_state, prev_hash) from public.aef_execution_logs"
-        ).fetchall())  # fmt: skip
+        plan = "\n".join(
+            r["QUERY PLAN"]
+            for r in conn.execute(
+                'explain (verbose, costs off) select aef_private.log_hash(execution_id, seq, step_id, event_type, "timestamp",'
+                " data, browser_state, prev_hash) from public.aef_execution_logs"
+            ).fetchall()
+        )
     assert "log_hash" not in plan and "sha256(" in plan

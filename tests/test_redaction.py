@@ -18,21 +18,53 @@ from .conftest import Database
 # (connection string, its password, what redact() should make of it); every password
 # here is one today's urlsplit-based redact() left in clear, or crashed on
 FORMS = {
-    "userinfo with /": ("postgresql://u:Pw/leak7f3a@127.0.0.1:1/db", "Pw/leak7f3a", "postgresql://u:***@127.0.0.1:1/db"),
-    "userinfo with # and ?": ("postgres://u:Pw#le?ak7f3a@127.0.0.1:1/db", "Pw#le?ak7f3a", "postgres://u:***@127.0.0.1:1/db"),
-    "query": ("postgresql://u@127.0.0.1:1/db?password=Pwleak7f3a&connect_timeout=2", "Pwleak7f3a",
-              "postgresql://u@127.0.0.1:1/db?password=***&connect_timeout=2"),
-    "query, any case": ("postgresql://u@127.0.0.1:1/db?PassWord=Pwleak7f3a", "Pwleak7f3a", "postgresql://u@127.0.0.1:1/db?PassWord=***"),
-    "query, encoded name": ("postgresql://u@127.0.0.1:1/db?pass%77ord=Pwleak7f3a", "Pwleak7f3a",
-                            "postgresql://u@127.0.0.1:1/db?pass%77ord=***"),
-    "keyword/value": ("host=127.0.0.1 port=1 password=Pwleak7f3a dbname=db", "Pwleak7f3a", "host=127.0.0.1 port=1 password=*** dbname=db"),
-    "keyword/value, quoted": ("host=127.0.0.1 port=1 password='Pw leak 7f3a' dbname=db", "Pw leak 7f3a",
-                              "host=127.0.0.1 port=1 password=*** dbname=db"),
-    "keyword/value, spaced and escaped": ("host=127.0.0.1 port=1 password = Pw\\ leak7f3a", "Pw\\ leak7f3a",
-                                          "host=127.0.0.1 port=1 password = ***"),
+    "userinfo with /": (
+        "postgresql://u:Pw/leak7f3a@127.0.0.1:1/db",
+        "Pw/leak7f3a",
+        "postgresql://u:***@127.0.0.1:1/db",
+    ),
+    "userinfo with # and ?": (
+        "postgres://u:Pw#le?ak7f3a@127.0.0.1:1/db",
+        "Pw#le?ak7f3a",
+        "postgres://u:***@127.0.0.1:1/db",
+    ),
+    "query": (
+        "postgresql://u@127.0.0.1:1/db?password=Pwleak7f3a&connect_timeout=2",
+        "Pwleak7f3a",
+        "postgresql://u@127.0.0.1:1/db?password=***&connect_timeout=2",
+    ),
+    "query, any case": (
+        "postgresql://u@127.0.0.1:1/db?PassWord=Pwleak7f3a",
+        "Pwleak7f3a",
+        "postgresql://u@127.0.0.1:1/db?PassWord=***",
+    ),
+    "query, encoded name": (
+        "postgresql://u@127.0.0.1:1/db?pass%77ord=Pwleak7f3a",
+        "Pwleak7f3a",
+        "postgresql://u@127.0.0.1:1/db?pass%77ord=***",
+    ),
+    "keyword/value": (
+        "host=127.0.0.1 port=1 password=Pwleak7f3a dbname=db",
+        "Pwleak7f3a",
+        "host=127.0.0.1 port=1 password=*** dbname=db",
+    ),
+    "keyword/value, quoted": (
+        "host=127.0.0.1 port=1 password='Pw leak 7f3a' dbname=db",
+        "Pw leak 7f3a",
+        "host=127.0.0.1 port=1 password=*** dbname=db",
+    ),
+    "keyword/value, spaced and escaped": (
+        "host=127.0.0.1 port=1 password = Pw\\ leak7f3a",
+        "Pw\\ leak7f3a",
+        "host=127.0.0.1 port=1 password = ***",
+    ),
     "malformed URL": ("postgresql://u:Pwleak7f3a@[::1/x", "Pwleak7f3a", "postgresql://u:***@[::1/x"),
-    "unterminated quote": ("host=127.0.0.1 port=1 password='Pw leak7f3a", "Pw leak7f3a", "host=127.0.0.1 port=1 password=***"),
-}  # fmt: skip
+    "unterminated quote": (
+        "host=127.0.0.1 port=1 password='Pw leak7f3a",
+        "Pw leak7f3a",
+        "host=127.0.0.1 port=1 password=***",
+    ),
+}
 
 
 @pytest.mark.parametrize(("conninfo", "password", "redacted"), FORMS.values(), ids=FORMS.keys())
@@ -42,8 +74,13 @@ def test_redact_hides_the_password_and_keeps_the_rest(conninfo: str, password: s
 
 
 def test_redact_leaves_strings_without_a_password_alone() -> None:
-    for conninfo in ("postgresql://u@127.0.0.1:1/db?sslmode=disable", "host=h port=5 dbname=d", "", "postgresql://",
-                     "postgresql://u@[::1/x"):  # fmt: skip
+    for conninfo in (
+        "postgresql://u@127.0.0.1:1/db?sslmode=disable",
+        "host=h port=5 dbname=d",
+        "",
+        "postgresql://",
+        "postgresql://u@[::1/x",
+    ):
         assert redact(conninfo) == conninfo
 
 
@@ -127,4 +164,6 @@ def test_connection_level_psycopg_errors_are_one_scrubbed_line(capsys: pytest.Ca
     with pytest.raises(SystemExit) as exited:
         command(database_url=conninfo)
     assert exited.value.code == 1
-    assert capsys.readouterr().err.strip() == 'error: server closed the connection: "host=127.0.0.1 port=1 password=***"'
+    assert (
+        capsys.readouterr().err.strip() == 'error: server closed the connection: "host=127.0.0.1 port=1 password=***"'
+    )

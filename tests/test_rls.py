@@ -96,7 +96,9 @@ def test_grants_are_the_same_with_and_without_supabases_old_default_privileges(c
     try:
         with old.connect() as conn:  # what projects created before 2026 still have
             for kind in ("tables", "functions", "sequences"):
-                conn.execute(f"alter default privileges for role postgres in schema public grant all on {kind} to anon, authenticated, service_role")
+                conn.execute(
+                    f"alter default privileges for role postgres in schema public grant all on {kind} to anon, authenticated, service_role"
+                )
         Runner(old.url).up()
         Runner(new.url).up()
         assert _acls(old) == _acls(new)
@@ -139,7 +141,12 @@ def test_realtime_shows_each_change_to_its_owner_only(migrated: Database) -> Non
                 )
             ]
         changes = [c for c in changes if c.get("action") in ("I", "U")]
-        assert {c["table"] for c in changes} == {"aef_executions", "aef_execution_logs", "aef_checkpoints", "aef_browser_sessions"}
+        assert {c["table"] for c in changes} == {
+            "aef_executions",
+            "aef_execution_logs",
+            "aef_checkpoints",
+            "aef_browser_sessions",
+        }
         for change in changes:
             pk = next(col["value"] for col in change["columns"] if col["name"] == "id")
             visible = {}

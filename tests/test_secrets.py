@@ -39,13 +39,16 @@ def test_tokens_carry_their_key_id_and_are_bound_to_their_row() -> None:
     assert repr(Secret("hunter2")) == "Secret('***')"
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({"AEF_DB_ENCRYPTION_KEY": "nokid"}, "kid:base64key"),
-    ({"AEF_DB_ENCRYPTION_KEY": "k1:not base64!"}, "not valid base64"),
-    ({"AEF_DB_ENCRYPTION_KEY": "k1:" + base64.b64encode(b"short").decode()}, "AES-256 needs 32"),
-    ({"AEF_DB_ENCRYPTION_KEY": "bad id:" + generate_key()}, "key id"),
-    ({"AEF_DB_KEYFILE": "/nonexistent/keys.json"}, "keyfile"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"AEF_DB_ENCRYPTION_KEY": "nokid"}, "kid:base64key"),
+        ({"AEF_DB_ENCRYPTION_KEY": "k1:not base64!"}, "not valid base64"),
+        ({"AEF_DB_ENCRYPTION_KEY": "k1:" + base64.b64encode(b"short").decode()}, "AES-256 needs 32"),
+        ({"AEF_DB_ENCRYPTION_KEY": "bad id:" + generate_key()}, "key id"),
+        ({"AEF_DB_KEYFILE": "/nonexistent/keys.json"}, "keyfile"),
+    ],
+)
 def test_bad_key_configuration_is_a_clear_error(env: dict[str, str], message: str) -> None:
     with pytest.raises(SecretsError, match=message):
         Cipher.from_env(env)
@@ -53,7 +56,9 @@ def test_bad_key_configuration_is_a_clear_error(env: dict[str, str], message: st
 
 def test_keys_from_the_environment_and_a_keyfile(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert Cipher.from_env({}) is None
-    env_cipher = Cipher.from_env({"AEF_DB_ENCRYPTION_KEY": f"k2:{base64.b64encode(NEW_KEY).decode()},k1:{base64.b64encode(KEY).decode()}"})
+    env_cipher = Cipher.from_env(
+        {"AEF_DB_ENCRYPTION_KEY": f"k2:{base64.b64encode(NEW_KEY).decode()},k1:{base64.b64encode(KEY).decode()}"}
+    )
     assert env_cipher is not None and env_cipher.active == "k2"
     assert env_cipher.open(CIPHER.seal("x", "a"), "a") == "x"  # old key still opens
     keyfile = tmp_path / "keys.json"
@@ -77,8 +82,12 @@ def _execution_with_credentials(db: Database) -> tuple:  # type: ignore[type-arg
     sop = f.sop(db)
 
     async def body(store: Store):  # type: ignore[no-untyped-def]
-        execution = await store.executions.start(sop, OWNER, config={"api_key": Secret("sk-live-4242")},
-                                                 execution_context={"login": {"user": "ann", "password": Secret("correct-horse-battery")}})  # fmt: skip
+        execution = await store.executions.start(
+            sop,
+            OWNER,
+            config={"api_key": Secret("sk-live-4242")},
+            execution_context={"login": {"user": "ann", "password": Secret("correct-horse-battery")}},
+        )
         await store.executions.run(execution.id)
         session = await store.sessions.lease(execution.id, OWNER, holder="w1")
         await store.sessions.set_data(session.id, {"cookies": [{"name": "sid", "value": "s3ss10n-c00k13"}]})
@@ -95,8 +104,12 @@ PLAINTEXTS = ("sk-live-4242", "correct-horse-battery", "s3ss10n-c00k13")
 
 def test_no_secret_is_in_a_pg_dump(migrated: Database) -> None:
     _execution_with_credentials(migrated)
-    dump = subprocess.run([str(find_pg_bin() / "pg_dump"), "--data-only", "-d", migrated.superuser_url],
-                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    dump = subprocess.run(
+        [str(find_pg_bin() / "pg_dump"), "--data-only", "-d", migrated.superuser_url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "aef:v1:k1:" in dump
     for plaintext in PLAINTEXTS:
         assert plaintext not in dump
@@ -122,8 +135,11 @@ def test_rotation_reseals_final_rows_and_retires_the_old_key(migrated: Database)
 def test_a_final_row_accepts_a_reseal_and_nothing_else(migrated: Database) -> None:
     execution_id, _ = _execution_with_credentials(migrated)
     with pytest.raises(Exception) as excinfo, migrated.connect() as conn:
-        conn.execute("update public.aef_executions set execution_context = execution_context || '{\"login\": {\"user\": \"eve\"}}'"
-                     " where id = %s", (execution_id,))  # fmt: skip
+        conn.execute(
+            'update public.aef_executions set execution_context = execution_context || \'{"login": {"user": "eve"}}\''
+            " where id = %s",
+            (execution_id,),
+        )
     assert getattr(excinfo.value, "sqlstate", None) == "AE001"
 
 
@@ -162,13 +178,26 @@ def _sealed_rows(db: Database) -> dict[str, dict]:  # type: ignore[type-arg]
 def test_rotation_skips_and_reports_executions_whose_tokens_do_not_open(migrated: Database) -> None:
     good, bad = f.execution(migrated, status="running"), f.execution(migrated, status="running")
     with migrated.connect() as conn:  # as postgres, the table owner
-        conn.execute("update public.aef_executions set execution_context = %s, config = %s where id = %s", (Jsonb(
-            {"login": {"password": CIPHER.seal("correct-horse", context_aad(good))}}), Jsonb({}), good))
-        conn.execute("update public.aef_executions set execution_context = %s, config = %s where id = %s", (Jsonb({
-            "login": {"password": CIPHER.seal("still-good", context_aad(bad))},  # opens, but its row is skipped
-            "otp": ["x", "aef:v1:k1:garbage"],
-            "api": {"key": STRANGER.seal("sk-k9", context_aad(bad))},
-        }), Jsonb({"copied": CIPHER.seal("moved", config_aad(good))}), bad))  # fmt: skip
+        conn.execute(
+            "update public.aef_executions set execution_context = %s, config = %s where id = %s",
+            (Jsonb({"login": {"password": CIPHER.seal("correct-horse", context_aad(good))}}), Jsonb({}), good),
+        )
+        conn.execute(
+            "update public.aef_executions set execution_context = %s, config = %s where id = %s",
+            (
+                Jsonb(
+                    {
+                        "login": {
+                            "password": CIPHER.seal("still-good", context_aad(bad))
+                        },  # opens, but its row is skipped
+                        "otp": ["x", "aef:v1:k1:garbage"],
+                        "api": {"key": STRANGER.seal("sk-k9", context_aad(bad))},
+                    }
+                ),
+                Jsonb({"copied": CIPHER.seal("moved", config_aad(good))}),
+                bad,
+            ),
+        )
     before = _sealed_rows(migrated)
 
     report = rotate(migrated.url, ROTATED)
@@ -196,7 +225,8 @@ def test_rotation_skips_and_reports_sessions_whose_data_does_not_open(migrated: 
 
     assert (report.executions, report.sessions, report.tokens) == (0, 1, 1)
     assert [(s.table, s.id, s.path, s.reason) for s in report.skipped] == [
-        ("aef_browser_sessions", "bs_bad", "session_data.sealed", "unknown key id 'k9'")]
+        ("aef_browser_sessions", "bs_bad", "session_data.sealed", "unknown key id 'k9'")
+    ]
     after = _sealed_rows(migrated)
     assert after["bs_bad"] == before["bs_bad"]
     assert ROTATED.open_document(after["bs_good"]["session_data"], session_aad("bs_good")) == {"cookies": []}
@@ -206,8 +236,10 @@ def test_rotation_skips_and_reports_sessions_whose_data_does_not_open(migrated: 
 def test_cli_rotate_lists_skipped_rows_and_exits_1(migrated: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     execution_id, session_id = _execution_with_credentials(migrated)  # a completed execution, an ended session
     with migrated.connect() as conn:
-        conn.execute("update public.aef_browser_sessions set session_data = '{\"sealed\": \"aef:v1:k1:garbage\"}' where id = %s",
-                     (session_id,))  # fmt: skip
+        conn.execute(
+            'update public.aef_browser_sessions set session_data = \'{"sealed": "aef:v1:k1:garbage"}\' where id = %s',
+            (session_id,),
+        )
     keys = f"k2:{base64.b64encode(NEW_KEY).decode()},k1:{base64.b64encode(KEY).decode()}"
     monkeypatch.setenv("AEF_DB_ENCRYPTION_KEY", keys)
     result = CliRunner().invoke(main, ["secrets", "rotate", "--database-url", migrated.url], terminal_width=400)

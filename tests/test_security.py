@@ -63,7 +63,9 @@ def test_a_custom_role_without_a_subject_is_not_the_engine(migrated: Database, c
     victim = f.execution(migrated, OTHER, status="running")
     checkpoint = f.checkpoint(migrated, f.execution(migrated, OTHER, status="paused"))
     assert as_role(migrated, custom_role, "select public.aef_cancel_execution(%s)", (victim,)) == "P0002"
-    assert as_role(migrated, custom_role, "select public.aef_resolve_checkpoint(%s, 'approved')", (checkpoint,)) == "P0002"
+    assert (
+        as_role(migrated, custom_role, "select public.aef_resolve_checkpoint(%s, 'approved')", (checkpoint,)) == "P0002"
+    )
     assert f.one(migrated, "select status::text from public.aef_executions where id = %s", (victim,)) == "running"
     assert f.one(migrated, "select status::text from public.aef_checkpoints where id = %s", (checkpoint,)) == "pending"
     # with a subject it acts as that user, on that user's rows only
@@ -109,17 +111,19 @@ def test_users_cannot_write_sealed_looking_strings(migrated: Database, column: s
 
 def test_a_value_arriving_compressed_is_measured_at_its_real_size(migrated: Database) -> None:
     sop = f.sop(migrated, OWNER)
-    with pytest.raises(psycopg.errors.CheckViolation, match="aef_executions_execution_context_size"):
-        with migrated.acting("service_role") as conn:
-            conn.execute("set local default_toast_compression = pglz")
-            conn.execute("create temp table big (j jsonb) on commit drop")
-            conn.execute("insert into big select jsonb_build_object('a', repeat('x', 3000000))")
-            stored = conn.execute("select pg_column_size(j) as n from big").fetchone()["n"]
-            assert stored < 1048576  # what the old cap measured
-            conn.execute(
-                "insert into public.aef_executions (sop_id, user_id, execution_context) select %s, %s, j from big",
-                (sop, OWNER),
-            )
+    with (
+        pytest.raises(psycopg.errors.CheckViolation, match="aef_executions_execution_context_size"),
+        migrated.acting("service_role") as conn,
+    ):
+        conn.execute("set local default_toast_compression = pglz")
+        conn.execute("create temp table big (j jsonb) on commit drop")
+        conn.execute("insert into big select jsonb_build_object('a', repeat('x', 3000000))")
+        stored = conn.execute("select pg_column_size(j) as n from big").fetchone()["n"]
+        assert stored < 1048576  # what the old cap measured
+        conn.execute(
+            "insert into public.aef_executions (sop_id, user_id, execution_context) select %s, %s, j from big",
+            (sop, OWNER),
+        )
     assert f.one(migrated, "select count(*) from public.aef_executions") == 0
 
 
@@ -156,13 +160,18 @@ def test_timestamps_must_be_finite(migrated: Database) -> None:
 def test_an_advisory_lock_on_the_old_key_blocks_no_writer(migrated: Database) -> None:
     execution = f.execution(migrated, OWNER, status="running")
     due = f.checkpoint(migrated, f.execution(migrated, OWNER, status="paused"))
-    f.one(migrated, "update public.aef_checkpoints set timeout_at = now() + interval '1 ms' where id = %s returning id", (due,))
+    f.one(
+        migrated,
+        "update public.aef_checkpoints set timeout_at = now() + interval '1 ms' where id = %s returning id",
+        (due,),
+    )
     with migrated.acting("authenticated", OWNER) as holder:
         holder.execute("select pg_advisory_lock(16709, hashtext(%s::text))", (str(execution),))
         with migrated.acting("service_role") as conn:
             conn.execute("set local lock_timeout = '2s'")
             conn.execute(
-                "insert into public.aef_execution_logs (execution_id, event_type) values (%s, 'step_started')", (execution,)
+                "insert into public.aef_execution_logs (execution_id, event_type) values (%s, 'step_started')",
+                (execution,),
             )
             conn.execute("select pg_sleep(0.01)")
             assert conn.execute("select public.aef_expire_checkpoints() as n").fetchone()["n"] == 1
@@ -266,7 +275,9 @@ def test_a_final_execution_closes_its_pending_checkpoint(migrated: Database) -> 
     checkpoint = f.checkpoint(migrated, execution)
     with migrated.acting("authenticated", OWNER) as conn:
         conn.execute("select public.aef_cancel_execution(%s)", (execution,))
-        row = conn.execute("select status::text, resolved_at from public.aef_checkpoints where id = %s", (checkpoint,)).fetchone()
+        row = conn.execute(
+            "select status::text, resolved_at from public.aef_checkpoints where id = %s", (checkpoint,)
+        ).fetchone()
         assert row["status"] == "skipped" and row["resolved_at"] is not None  # same transaction
     events = f.one(
         migrated,
@@ -304,7 +315,7 @@ def test_verify_reports_an_event_after_a_tombstone(migrated: Database) -> None:
     with migrated.connect(superuser=True) as conn, conn.transaction():
         conn.execute("set local session_replication_role = replica")
         conn.execute(
-            "insert into public.aef_execution_logs (execution_id, event_type, user_id, seq, hash, \"timestamp\")"
+            'insert into public.aef_execution_logs (execution_id, event_type, user_id, seq, hash, "timestamp")'
             " select %(e)s, 'user_input', %(u)s, 1,"
             "  aef_private.log_hash(%(e)s, 1, null, 'user_input', t, '{}', null, null), t"
             " from (select now() as t) n",

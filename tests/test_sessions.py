@@ -90,7 +90,14 @@ def test_only_the_lease_waits_for_the_wal_flush(migrated: Database) -> None:
     from aef_db.store.base import Q
 
     execution_id, session_id = f.execution(migrated, status="running"), f.session(migrated, mode="pooled")
-    params = {"id": session_id, "execution_id": execution_id, "user_id": OWNER, "mode": "pooled", "holder": "w1", "ttl": timedelta(seconds=30)}
+    params = {
+        "id": session_id,
+        "execution_id": execution_id,
+        "user_id": OWNER,
+        "mode": "pooled",
+        "holder": "w1",
+        "ttl": timedelta(seconds=30),
+    }
     setting = []
     with migrated.connect() as conn:
         for query in ("lease_free_session", "renew_lease", "release_lease"):
@@ -123,7 +130,9 @@ def test_sixteen_workers_lease_and_release_ten_thousand_times_without_a_double_l
             nonlocal double_leases, done
             while done < total:
                 try:
-                    session = await store.sessions.lease(execution_id, OWNER, holder=str(execution_id), mode="pooled", pool_size=6)
+                    session = await store.sessions.lease(
+                        execution_id, OWNER, holder=str(execution_id), mode="pooled", pool_size=6
+                    )
                 except LeaseUnavailable:
                     await asyncio.sleep(0)
                     continue

@@ -32,7 +32,9 @@ def test_execution_status_sequences(migrated: Database, steps: list[str]) -> Non
     execution_id = f.execution(migrated)
     model, ever_ran = "idle", False
     for target in steps:
-        refused = attempt(migrated, "update public.aef_executions set status = %s where id = %s", (target, execution_id))
+        refused = attempt(
+            migrated, "update public.aef_executions set status = %s where id = %s", (target, execution_id)
+        )
         if target == model:
             # no transition: allowed while active, and a no-op even when final
             assert refused is None
@@ -41,8 +43,12 @@ def test_execution_status_sequences(migrated: Database, steps: list[str]) -> Non
             model, ever_ran = target, ever_ran or target == "running"
         else:
             assert refused == "AE001"
-        row = f.one(migrated, "select row(status, started_at is not null, completed_at is not null)::text"
-                              " from public.aef_executions where id = %s", (execution_id,))  # fmt: skip
+        row = f.one(
+            migrated,
+            "select row(status, started_at is not null, completed_at is not null)::text"
+            " from public.aef_executions where id = %s",
+            (execution_id,),
+        )
         assert row == f"({model},{'t' if ever_ran else 'f'},{'t' if model in FINAL else 'f'})"
 
 
@@ -52,7 +58,9 @@ def test_checkpoint_resolves_once(migrated: Database, steps: list[str]) -> None:
     checkpoint_id = f.checkpoint(migrated, f.execution(migrated, status="running"))
     model = "pending"
     for target in steps:
-        refused = attempt(migrated, "update public.aef_checkpoints set status = %s where id = %s", (target, checkpoint_id))
+        refused = attempt(
+            migrated, "update public.aef_checkpoints set status = %s where id = %s", (target, checkpoint_id)
+        )
         if target == model:
             assert refused is None
         elif model == "pending" and target == "timeout":
@@ -62,7 +70,9 @@ def test_checkpoint_resolves_once(migrated: Database, steps: list[str]) -> None:
             model = target
         else:
             assert refused == "AE002"
-        resolved = f.one(migrated, "select resolved_at is not null from public.aef_checkpoints where id = %s", (checkpoint_id,))
+        resolved = f.one(
+            migrated, "select resolved_at is not null from public.aef_checkpoints where id = %s", (checkpoint_id,)
+        )
         assert resolved is (model != "pending")
 
 
@@ -72,7 +82,9 @@ def test_session_status_sequences(migrated: Database, steps: list[str]) -> None:
     session_id = f.session(migrated)
     model = "active"
     for target in steps:
-        refused = attempt(migrated, "update public.aef_browser_sessions set status = %s where id = %s", (target, session_id))
+        refused = attempt(
+            migrated, "update public.aef_browser_sessions set status = %s where id = %s", (target, session_id)
+        )
         if target == model:
             assert refused is None
         elif (model, target) in SESSION_ALLOWED:
@@ -80,4 +92,7 @@ def test_session_status_sequences(migrated: Database, steps: list[str]) -> None:
             model = target
         else:
             assert refused == "AE003"
-        assert f.one(migrated, "select status::text from public.aef_browser_sessions where id = %s", (session_id,)) == model
+        assert (
+            f.one(migrated, "select status::text from public.aef_browser_sessions where id = %s", (session_id,))
+            == model
+        )

@@ -27,7 +27,9 @@ def test_an_execution_runs_its_life_through_the_guard(migrated: Database) -> Non
         running = await store.executions.run(execution.id)
         paused = await store.executions.pause(execution.id)
         resumed = await store.executions.resume(execution.id)
-        updated = await store.executions.update_context(execution.id, {"step": "invoice", "vars": {"a": 2}}, current_step_id="invoice")
+        updated = await store.executions.update_context(
+            execution.id, {"step": "invoice", "vars": {"a": 2}}, current_step_id="invoice"
+        )
         done = await store.executions.complete(execution.id)
         with pytest.raises(IllegalTransition):
             await store.executions.run(execution.id)
@@ -54,17 +56,21 @@ def test_fail_logs_the_error_in_the_same_call(migrated: Database) -> None:
     assert [(e.seq, e.event_type.value) for e in logs] == [(1, "step_started"), (2, "error_occurred")]
 
 
-@pytest.mark.parametrize(("level", "kept"), [
-    ("minimal", {"step": "s2"}),
-    ("standard", {"step": "s2", "vars": {"x": 1}}),
-    ("full", {"step": "s2", "vars": {"x": 1}, "dom": "<html/>"}),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("level", "kept"),
+    [
+        ("minimal", {"step": "s2"}),
+        ("standard", {"step": "s2", "vars": {"x": 1}}),
+        ("full", {"step": "s2", "vars": {"x": 1}, "dom": "<html/>"}),
+    ],
+)
 def test_context_levels_keep_what_they_promise(migrated: Database, level: str, kept: dict) -> None:
     sop = f.sop(migrated)
 
     async def body(store: Store):  # type: ignore[no-untyped-def]
-        execution = await store.executions.start(sop, OWNER, context_level=level,
-                                                 execution_context={"step": "s2", "vars": {"x": 1}, "dom": "<html/>"})  # fmt: skip
+        execution = await store.executions.start(
+            sop, OWNER, context_level=level, execution_context={"step": "s2", "vars": {"x": 1}, "dom": "<html/>"}
+        )
         return await store.executions.get(execution.id)
 
     execution = run(migrated, body)
@@ -90,8 +96,13 @@ def test_checkpoint_create_wait_and_resolve_as_the_user(migrated: Database) -> N
     execution_id = f.execution(migrated, status="running")
 
     async def body(store: Store):  # type: ignore[no-untyped-def]
-        checkpoint = await store.checkpoints.create(execution_id, "manual_review", step_id="pay",
-                                                    request={"message": "Pay 120 EUR?"}, timeout=timedelta(minutes=5))  # fmt: skip
+        checkpoint = await store.checkpoints.create(
+            execution_id,
+            "manual_review",
+            step_id="pay",
+            request={"message": "Pay 120 EUR?"},
+            timeout=timedelta(minutes=5),
+        )
         user = store.as_user(OWNER)
         assert [c.id for c in await user.checkpoints.pending()] == [checkpoint.id]
         assert await store.as_user(OTHER).checkpoints.pending() == []
@@ -113,8 +124,9 @@ def test_wait_returns_the_timeout_and_applies_the_policy(migrated: Database) -> 
     execution_id = f.execution(migrated, status="running")
 
     async def body(store: Store):  # type: ignore[no-untyped-def]
-        checkpoint = await store.checkpoints.create(execution_id, "data_validation", timeout=timedelta(milliseconds=300),
-                                                    timeout_policy="cancel_execution")  # fmt: skip
+        checkpoint = await store.checkpoints.create(
+            execution_id, "data_validation", timeout=timedelta(milliseconds=300), timeout_policy="cancel_execution"
+        )
         waited = await store.checkpoints.wait(checkpoint.id, poll=0.05, timeout=10)
         return waited, await store.executions.get(execution_id)
 
@@ -144,7 +156,9 @@ def test_secrets_are_sealed_and_open_only_with_the_key(migrated: Database) -> No
     sop = f.sop(migrated)
 
     async def body(store: Store):  # type: ignore[no-untyped-def]
-        execution = await store.executions.start(sop, OWNER, execution_context={"login": {"user": "ann", "password": Secret("hunter2")}})
+        execution = await store.executions.start(
+            sop, OWNER, execution_context={"login": {"user": "ann", "password": Secret("hunter2")}}
+        )
         return execution
 
     execution = run(migrated, body)

@@ -26,7 +26,7 @@ EXECUTION_CALLS = {
     "fail": {"running": "error", "paused": "error"},
     "cancel": {"idle": "cancelled", "running": "cancelled", "paused": "cancelled"},
 }
-CALLS = st.lists(st.sampled_from(sorted(EXECUTION_CALLS) + ["checkpoint", "resolve", "log"]), max_size=10)
+CALLS = st.lists(st.sampled_from([*sorted(EXECUTION_CALLS), "checkpoint", "resolve", "log"]), max_size=10)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -46,7 +46,9 @@ def test_store_call_sequences_follow_the_model(migrated: Database, calls: list[s
                     target = EXECUTION_CALLS[call].get(status)
                     try:
                         method = getattr(store.executions, call)
-                        result = await (method(execution.id, {"error": "boom"}) if call == "fail" else method(execution.id))
+                        result = await (
+                            method(execution.id, {"error": "boom"}) if call == "fail" else method(execution.id)
+                        )
                     except IllegalTransition:
                         assert target is None, (call, status)
                     else:
@@ -64,7 +66,9 @@ def test_store_call_sequences_follow_the_model(migrated: Database, calls: list[s
                         resolved = False
                         logged += 1
                     except StoreError as exc:  # final execution (AE002) or one already pending (23505)
-                        assert status in ("completed", "error", "cancelled") or (checkpoint is not None and not resolved), exc
+                        assert status in ("completed", "error", "cancelled") or (
+                            checkpoint is not None and not resolved
+                        ), exc
                 elif call == "resolve" and checkpoint is not None:
                     try:
                         await store.as_user(OWNER).checkpoints.resolve(checkpoint.id, "approved")

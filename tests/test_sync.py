@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from aef_db.models import ExecutionStatus
 from aef_db.store import NotFound
 from aef_db.sync import SyncStore
-
-import pytest
 
 from . import factories as f
 from .conftest import Database

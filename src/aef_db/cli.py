@@ -19,8 +19,8 @@ from aef_db import __version__, compat, doctor, schema_docs, schema_dump
 from aef_db import migrations as migration_files
 from aef_db.cluster import Cluster
 from aef_db.connection import connect, require_supported_server
-from aef_db.redaction import redact, scrub
 from aef_db.errors import AefDbError
+from aef_db.redaction import redact, scrub
 from aef_db.rotation import rotate
 from aef_db.runner import Runner, State
 from aef_db.secrets import Cipher, generate_key
@@ -31,7 +31,12 @@ err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 _STATE_STYLE = {State.APPLIED: "green", State.PENDING: "yellow", State.CHANGED: "red", State.MISSING_FILE: "red"}
-_LEVEL_STYLE = {doctor.Level.OK: "green", doctor.Level.INFO: "cyan", doctor.Level.WARN: "yellow", doctor.Level.FAIL: "red"}
+_LEVEL_STYLE = {
+    doctor.Level.OK: "green",
+    doctor.Level.INFO: "cyan",
+    doctor.Level.WARN: "yellow",
+    doctor.Level.FAIL: "red",
+}
 
 
 def _note(message: str, *, soft_wrap: bool = False) -> None:
@@ -135,8 +140,14 @@ def db_status() -> None:
     """Show whether the embedded cluster runs; exit 3 when it does not, as pg_ctl does."""
     state = Cluster.default().status()
     table = Table(show_header=False, box=None)
-    table.add_row("state", "[green]running[/green]" if state.running else "[yellow]stopped[/yellow]"
-                  if state.initialized else "[yellow]not created[/yellow]")
+    table.add_row(
+        "state",
+        "[green]running[/green]"
+        if state.running
+        else "[yellow]stopped[/yellow]"
+        if state.initialized
+        else "[yellow]not created[/yellow]",
+    )
     table.add_row("pid", str(state.pid or "-"))
     table.add_row("port", str(state.port or "-"))
     table.add_row("data", str(state.data_dir))
@@ -183,7 +194,9 @@ def migrate_up(to: str | None, database_url: str | None, migrations_dir: Path | 
 @database_url_option
 @migrations_dir_option
 @handle_errors
-def migrate_down(to: str | None, all_: bool, steps: int | None, database_url: str | None, migrations_dir: Path | None) -> None:
+def migrate_down(
+    to: str | None, all_: bool, steps: int | None, database_url: str | None, migrations_dir: Path | None
+) -> None:
     """Revert migrations with their rollback files, newest first."""
     if sum((to is not None, all_, steps is not None)) != 1:
         raise click.UsageError("give exactly one of --to VERSION, --all or --steps N")
@@ -207,9 +220,13 @@ def migrate_status(as_json: bool, database_url: str | None, migrations_dir: Path
     table = Table("version", "name", "state", "applied at", "by")
     for m in report.migrations:
         style = _STATE_STYLE[m.state]
-        table.add_row(m.version, m.name, f"[{style}]{m.state.value}[/{style}]",
-                      m.applied_at.strftime("%Y-%m-%d %H:%M:%S%z") if m.applied_at else "-",
-                      m.applied_by or m.recorded_by or "-")
+        table.add_row(
+            m.version,
+            m.name,
+            f"[{style}]{m.state.value}[/{style}]",
+            m.applied_at.strftime("%Y-%m-%d %H:%M:%S%z") if m.applied_at else "-",
+            m.applied_by or m.recorded_by or "-",
+        )
     out.print(table)
 
 
@@ -330,14 +347,23 @@ def audit_group() -> None:
 
 @audit_group.command("verify")
 @click.option("--execution", "execution_id", type=click.UUID, help="Check this execution's chain only.")
-@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]),
-              help="Check only the chains that moved since this time (UTC unless it names a zone).")
-@click.option("--digest", "digest_path", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="Also check that the database still extends every head this digest recorded.")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]),
+    help="Check only the chains that moved since this time (UTC unless it names a zone).",
+)
+@click.option(
+    "--digest",
+    "digest_path",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Also check that the database still extends every head this digest recorded.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @database_url_option
 @handle_errors
-def audit_verify(execution_id: Any, since: Any, digest_path: Path | None, as_json: bool, database_url: str | None) -> None:
+def audit_verify(
+    execution_id: Any, since: Any, digest_path: Path | None, as_json: bool, database_url: str | None
+) -> None:
     """Recompute every chain. Exit 0: intact; 1: tampering found; 2: could not check."""
     import datetime as dt
 
@@ -353,21 +379,40 @@ def audit_verify(execution_id: Any, since: Any, digest_path: Path | None, as_jso
         conn = connect(resolve_url(database_url, _note))
     except AefDbError as exc:  # could not check: exit 2, never 1 (which means tampering)
         raise VerifyError(str(exc)) from exc
-    with conn, Progress(
-        TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), console=err, transient=True, disable=as_json,
-    ) as bar:  # fmt: skip
+    with (
+        conn,
+        Progress(
+            TextColumn("verifying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err,
+            transient=True,
+            disable=as_json,
+        ) as bar,
+    ):
         task = bar.add_task("events", total=None)
-        report = verify(conn, execution_id=execution_id, since=since, digest=pinned,
-                        progress=lambda done, total: bar.update(task, completed=done, total=total))  # fmt: skip
+        report = verify(
+            conn,
+            execution_id=execution_id,
+            since=since,
+            digest=pinned,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=1))
     else:
         rate = f", {report.events / report.seconds:,.0f} events/s" if report.seconds else ""
-        out.print(f"{report.chains:,} chains, {report.events:,} events checked in {report.seconds:.2f}s{rate};"
-                  f" {len(report.archived):,} archived")  # fmt: skip
+        out.print(
+            f"{report.chains:,} chains, {report.events:,} events checked in {report.seconds:.2f}s{rate};"
+            f" {len(report.archived):,} archived"
+        )
         for f in report.findings:
             out.print(f"[bold red]{f.kind}[/bold red]: execution {f.execution_id} at seq {f.seq}: {f.detail}")
-        out.print("[bold green]intact[/bold green]" if report.intact else f"[bold red]{len(report.findings)} broken chain(s)[/bold red]")
+        out.print(
+            "[bold green]intact[/bold green]"
+            if report.intact
+            else f"[bold red]{len(report.findings)} broken chain(s)[/bold red]"
+        )
     sys.exit(0 if report.intact else 1)
 
 
@@ -402,7 +447,9 @@ def audit_archive(execution_id: Any, location: str, database_url: str | None) ->
             stone = conn.execute(AUDIT_Q["archive"], {"execution_id": execution_id, "location": location}).fetchone()
         except psycopg.Error as exc:
             raise AefDbError(f"archive refused: {exc.diag.message_primary or exc}") from exc
-    out.print(f"archived execution {execution_id} up to seq {stone['last_seq']} (head {stone['head_hash']}) -> {stone['location']}")
+    out.print(
+        f"archived execution {execution_id} up to seq {stone['last_seq']} (head {stone['head_hash']}) -> {stone['location']}"
+    )
 
 
 # -- secrets ------------------------------------------------------------------
@@ -433,15 +480,21 @@ def secrets_rotate(database_url: str | None) -> None:
     """
     cipher = Cipher.from_env()
     if cipher is None:
-        raise click.UsageError("set AEF_DB_ENCRYPTION_KEY or AEF_DB_KEYFILE: rotation needs the old keys and the new one")
+        raise click.UsageError(
+            "set AEF_DB_ENCRYPTION_KEY or AEF_DB_KEYFILE: rotation needs the old keys and the new one"
+        )
     report = rotate(resolve_url(database_url, _note), cipher)
-    _note(f"re-sealed {report.tokens} secret(s) in {report.executions} execution(s) and {report.sessions} session(s)"
-          f" under key {cipher.active}")
+    _note(
+        f"re-sealed {report.tokens} secret(s) in {report.executions} execution(s) and {report.sessions} session(s)"
+        f" under key {cipher.active}"
+    )
     if report.skipped:
         for skipped in report.skipped:
             _note(f"[bold red]skipped[/bold red] {escape(str(skipped))}", soft_wrap=True)  # one line each, for grep
-        _note(f"{len(report.skipped_ids)} row(s) left untouched: keep the old keys until their tokens are fixed or removed",
-              soft_wrap=True)
+        _note(
+            f"{len(report.skipped_ids)} row(s) left untouched: keep the old keys until their tokens are fixed or removed",
+            soft_wrap=True,
+        )
         sys.exit(1)
 
 

@@ -101,7 +101,9 @@ class Cluster:
             config["port"] = _free_port()
             self._save_config(config)
         self._write_server_conf(config["port"], uid, gid)
-        result = self._pg(["pg_ctl", "start", "-D", str(self.data_dir), "-l", str(self.log_path), "-w", "-t", "60", "-s"])
+        result = self._pg(
+            ["pg_ctl", "start", "-D", str(self.data_dir), "-l", str(self.log_path), "-w", "-t", "60", "-s"]
+        )
         if result.returncode != 0:
             raise ClusterError(f"the cluster did not start: {_last_lines(self.log_path)}", self.log_path)
         if not config.get("bootstrapped"):
@@ -161,12 +163,22 @@ class Cluster:
             entry = pwd.getpwnam(SERVICE_USER)
         except KeyError:
             created = subprocess.run(
-                ["useradd", "--system", "--user-group", "--no-create-home",
-                 "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", SERVICE_USER],
-                capture_output=True, text=True,
-            )  # fmt: skip
+                [
+                    "useradd",
+                    "--system",
+                    "--user-group",
+                    "--no-create-home",
+                    "--home-dir",
+                    "/nonexistent",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    SERVICE_USER,
+                ],
+                capture_output=True,
+                text=True,
+            )
             if created.returncode != 0 and "already exists" not in created.stderr:
-                raise ClusterError(f"cannot create the system user {SERVICE_USER}: {created.stderr.strip()}")
+                raise ClusterError(f"cannot create the system user {SERVICE_USER}: {created.stderr.strip()}") from None
             entry = pwd.getpwnam(SERVICE_USER)
         return entry.pw_uid, entry.pw_gid
 
@@ -187,7 +199,9 @@ class Cluster:
     def _initdb(self, uid: int, gid: int) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         if self.data_dir.exists() and any(self.data_dir.iterdir()):
-            raise ClusterError(f"{self.data_dir} is not empty but holds no aef-db cluster; move it away or use another AEF_DB_HOME")
+            raise ClusterError(
+                f"{self.data_dir} is not empty but holds no aef-db cluster; move it away or use another AEF_DB_HOME"
+            )
         for path in (self.pg_root, self.run_dir):
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chown(path, uid, gid)
@@ -203,10 +217,20 @@ class Cluster:
         os.chown(pwfile, uid, gid)
         pwfile.chmod(0o600)
         try:
-            result = self._pg([
-                "initdb", "-D", str(self.data_dir), "-U", SUPERUSER, f"--pwfile={pwfile}",
-                "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions",
-            ])  # fmt: skip
+            result = self._pg(
+                [
+                    "initdb",
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    SUPERUSER,
+                    f"--pwfile={pwfile}",
+                    "--auth=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                    "--no-instructions",
+                ]
+            )
         finally:
             pwfile.unlink(missing_ok=True)
         if result.returncode != 0:

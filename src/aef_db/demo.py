@@ -52,31 +52,49 @@ async def run_demo(url: str, cipher: Cipher, console: Console) -> Execution:
         conn.execute(_Q["create_sop"], {"id": SOP, "user_id": USER, "steps": Jsonb(STEPS)})
     async with Store(url, cipher=cipher) as store:
         user = store.as_user(USER)
-        execution = await user.executions.start(SOP, context_level="standard",
-                                                execution_context={"step": "start", "month": "2026-10"})  # fmt: skip
+        execution = await user.executions.start(
+            SOP, context_level="standard", execution_context={"step": "start", "month": "2026-10"}
+        )
         console.print(f"[bold]execution[/bold] {execution.id} started by the user (through RLS), idle")
         await store.executions.run(execution.id)
         session = await store.sessions.lease(execution.id, USER, holder="demo-worker", mode="isolated")
         await store.sessions.set_data(session.id, {"cookies": [COOKIE]})
 
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                      TimeElapsedColumn(), console=console, transient=True) as progress:  # fmt: skip
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
             task = progress.add_task("running the SOP", total=len(STEPS))
             async with store.logs.writer(max_delay=0.1) as log:
                 for step in STEPS:
                     progress.update(task, description=f"step [cyan]{step}[/cyan]")
                     await log.log(execution.id, "step_started", step_id=step)
                     if step == "login":
-                        await store.executions.update_context(execution.id, {
-                            "step": step, "month": "2026-10",
-                            "credentials": {"user": "ap@example.com", "password": Secret(PASSWORD)},
-                        }, current_step_id=step)  # fmt: skip
+                        await store.executions.update_context(
+                            execution.id,
+                            {
+                                "step": step,
+                                "month": "2026-10",
+                                "credentials": {"user": "ap@example.com", "password": Secret(PASSWORD)},
+                            },
+                            current_step_id=step,
+                        )
                     if step == "download":
                         for i in range(3):
-                            await log.log(execution.id, "loop_iteration", step_id=step, data={"invoice": f"INV-{1040 + i}"})
-                            await log.log(execution.id, "browser_action", step_id=step,
-                                          data={"action": "click", "target": f"#download-{i}"},
-                                          browser_state={"url": f"https://portal.example.com/invoices/{1040 + i}"})  # fmt: skip
+                            await log.log(
+                                execution.id, "loop_iteration", step_id=step, data={"invoice": f"INV-{1040 + i}"}
+                            )
+                            await log.log(
+                                execution.id,
+                                "browser_action",
+                                step_id=step,
+                                data={"action": "click", "target": f"#download-{i}"},
+                                browser_state={"url": f"https://portal.example.com/invoices/{1040 + i}"},
+                            )
                         await store.sessions.heartbeat(session.id, execution.id)
                     if step in ("review", "validate"):
                         await log.flush()  # the checkpoint's own events follow this step's start
@@ -91,9 +109,13 @@ async def run_demo(url: str, cipher: Cipher, console: Console) -> Execution:
 
 
 async def _human_review(store: Store, user: Store, execution_id: uuid.UUID, console: Console) -> None:
-    checkpoint = await store.checkpoints.create(execution_id, "manual_review", step_id="review",
-                                                request={"message": "Archive 3 invoices totalling 1,240 EUR?"},
-                                                timeout=timedelta(minutes=10))  # fmt: skip
+    checkpoint = await store.checkpoints.create(
+        execution_id,
+        "manual_review",
+        step_id="review",
+        request={"message": "Archive 3 invoices totalling 1,240 EUR?"},
+        timeout=timedelta(minutes=10),
+    )
 
     async def person() -> None:  # a browser tab, as the signed-in user
         await asyncio.sleep(0.3)
@@ -107,11 +129,18 @@ async def _human_review(store: Store, user: Store, execution_id: uuid.UUID, cons
 
 
 async def _validation_that_times_out(store: Store, execution_id: uuid.UUID, console: Console) -> None:
-    checkpoint = await store.checkpoints.create(execution_id, "data_validation", step_id="validate",
-                                                request={"message": "Totals match the ledger?"},
-                                                timeout=timedelta(milliseconds=500), timeout_policy="skip")  # fmt: skip
+    checkpoint = await store.checkpoints.create(
+        execution_id,
+        "data_validation",
+        step_id="validate",
+        request={"message": "Totals match the ledger?"},
+        timeout=timedelta(milliseconds=500),
+        timeout_policy="skip",
+    )
     answer = await store.checkpoints.wait(checkpoint.id, poll=0.1)
-    console.print(f"[bold]checkpoint[/bold] data_validation -> [yellow]{answer.status.value}[/yellow]; policy skip: the run goes on")
+    console.print(
+        f"[bold]checkpoint[/bold] data_validation -> [yellow]{answer.status.value}[/yellow]; policy skip: the run goes on"
+    )
 
 
 def timeline(url: str, execution: Execution, cipher: Cipher) -> Table:
@@ -124,7 +153,13 @@ def timeline(url: str, execution: Execution, cipher: Cipher) -> Table:
     table = Table("seq", "t+ms", "event", "step", "detail", title="Timeline (from the audit log)")
     for e in events:
         detail = ", ".join(f"{k}={v}" for k, v in e.data.items())
-        table.add_row(str(e.seq), f"{(e.timestamp - start).total_seconds() * 1000:.0f}", e.event_type.value, e.step_id or "", detail)
+        table.add_row(
+            str(e.seq),
+            f"{(e.timestamp - start).total_seconds() * 1000:.0f}",
+            e.event_type.value,
+            e.step_id or "",
+            detail,
+        )
     return table
 
 

@@ -51,46 +51,80 @@ def run(url: str, migrations: list[Migration] | None = None) -> list[Check]:
         version = conn.execute(_RQ["server_version"]).fetchone()
         assert version is not None
         ok = version["num"] >= MIN_SERVER_VERSION
-        checks.append(Check("server version", Level.OK if ok else Level.FAIL,
-                            f"PostgreSQL {version['text']}" + ("" if ok else " (aef-db needs 15 or newer)")))
+        checks.append(
+            Check(
+                "server version",
+                Level.OK if ok else Level.FAIL,
+                f"PostgreSQL {version['text']}" + ("" if ok else " (aef-db needs 15 or newer)"),
+            )
+        )
         if not ok:
             return checks
         settings = conn.execute(_Q["settings"]).fetchone()
         assert settings is not None
         logical = settings["wal_level"] == "logical"
-        checks.append(Check("wal_level", Level.OK if logical else Level.FAIL,
-                            settings["wal_level"] + ("" if logical else " (realtime needs logical)")))
-        checks.append(Check("role", Level.OK if settings["can_create"] else Level.WARN,
-                            f"{settings['role']} on {settings['database']}"
-                            + ("" if settings["can_create"] else " (may not CREATE in this database: migrations will fail)")))
+        checks.append(
+            Check(
+                "wal_level",
+                Level.OK if logical else Level.FAIL,
+                settings["wal_level"] + ("" if logical else " (realtime needs logical)"),
+            )
+        )
+        checks.append(
+            Check(
+                "role",
+                Level.OK if settings["can_create"] else Level.WARN,
+                f"{settings['role']} on {settings['database']}"
+                + ("" if settings["can_create"] else " (may not CREATE in this database: migrations will fail)"),
+            )
+        )
         checks.extend(_extension_checks(conn, settings["preload"]))
         status = compat.detect(conn)
-        checks.append(Check("compatibility mode", Level.FAIL if status.mode is compat.Mode.MISSING else Level.OK,
-                            status.describe()))
+        checks.append(
+            Check(
+                "compatibility mode", Level.FAIL if status.mode is compat.Mode.MISSING else Level.OK, status.describe()
+            )
+        )
         checks.extend(_schema_checks(conn))
     checks.extend(_migration_checks(url, migrations))
     return checks
 
 
 def _extension_checks(conn: Any, preload: str | None) -> list[Check]:
-    rows = {r["name"]: r for r in conn.execute(_Q["extensions"], {"names": list(REQUIRED_EXTENSIONS + OPTIONAL_EXTENSIONS)})}
+    rows = {
+        r["name"]: r for r in conn.execute(_Q["extensions"], {"names": list(REQUIRED_EXTENSIONS + OPTIONAL_EXTENSIONS)})
+    }
     checks = []
     for name in REQUIRED_EXTENSIONS + OPTIONAL_EXTENSIONS:
         row = rows.get(name)
         required = name in REQUIRED_EXTENSIONS
         if row is None:
-            checks.append(Check(f"extension {name}", Level.FAIL if required else Level.INFO, "not available on this server"))
+            checks.append(
+                Check(f"extension {name}", Level.FAIL if required else Level.INFO, "not available on this server")
+            )
         elif row["installed_version"]:
             checks.append(Check(f"extension {name}", Level.OK, f"installed ({row['installed_version']})"))
         else:
-            checks.append(Check(f"extension {name}", Level.FAIL if required else Level.INFO,
-                                f"available ({row['default_version']}), not installed"))
+            checks.append(
+                Check(
+                    f"extension {name}",
+                    Level.FAIL if required else Level.INFO,
+                    f"available ({row['default_version']}), not installed",
+                )
+            )
     if preload is None:
-        checks.append(Check("pg_cron preloaded", Level.INFO, "unknown: this role may not read shared_preload_libraries"))
+        checks.append(
+            Check("pg_cron preloaded", Level.INFO, "unknown: this role may not read shared_preload_libraries")
+        )
     else:
         preloaded = "pg_cron" in [p.strip() for p in preload.split(",")]
-        checks.append(Check("pg_cron preloaded", Level.OK if preloaded else Level.INFO,
-                            "yes" if preloaded else "no (checkpoint sweeps then run from the worker)"))
+        checks.append(
+            Check(
+                "pg_cron preloaded",
+                Level.OK if preloaded else Level.INFO,
+                "yes" if preloaded else "no (checkpoint sweeps then run from the worker)",
+            )
+        )
     return checks
 
 
@@ -112,12 +146,21 @@ def _schema_checks(conn: Any) -> list[Check]:
         "no grants to anon": (_names(conn, "anon_grants"), "anon has nothing", "anon has privileges on "),
         "realtime publication": (_names(conn, "unpublished"), "all four tables in supabase_realtime", "missing: "),
         "foreign keys indexed": (unindexed_foreign_keys(conn), "every one", "no index for "),
-        "policies wrap auth calls": (_names(conn, "unwrapped_auth_calls", "policy"), "(select auth.uid()) everywhere",
-                                     "bare auth call (once per row) in "),
-        "log triggers enabled": (_names(conn, "log_triggers_off"), "fill, check and append-only all firing",
-                                 "not firing: "),
-        "definers pin search_path": (_names(conn, "unpinned_definers"), "pg_catalog, pg_temp on every one",
-                                     "the caller's temp schema can shadow types in "),
+        "policies wrap auth calls": (
+            _names(conn, "unwrapped_auth_calls", "policy"),
+            "(select auth.uid()) everywhere",
+            "bare auth call (once per row) in ",
+        ),
+        "log triggers enabled": (
+            _names(conn, "log_triggers_off"),
+            "fill, check and append-only all firing",
+            "not firing: ",
+        ),
+        "definers pin search_path": (
+            _names(conn, "unpinned_definers"),
+            "pg_catalog, pg_temp on every one",
+            "the caller's temp schema can shadow types in ",
+        ),
     }
     return [
         Check(name, Level.FAIL if bad else Level.OK, (prefix + ", ".join(bad)) if bad else good)
@@ -127,12 +170,25 @@ def _schema_checks(conn: Any) -> list[Check]:
 
 def _migration_checks(url: str, migrations: list[Migration] | None) -> list[Check]:
     report = Runner(url, migrations).status()
-    pending, changed, missing = (report.count(State.PENDING), report.count(State.CHANGED), report.count(State.MISSING_FILE))
+    pending, changed, missing = (
+        report.count(State.PENDING),
+        report.count(State.CHANGED),
+        report.count(State.MISSING_FILE),
+    )
     return [
-        Check("pending migrations", Level.FAIL if pending else Level.OK,
-              f"{pending} pending (run aef-db migrate up)" if pending else "none"),
-        Check("changed migration files", Level.FAIL if changed else Level.OK,
-              ", ".join(m.version for m in report.migrations if m.state is State.CHANGED) or "none"),
-        Check("applied migrations without files", Level.FAIL if missing else Level.OK,
-              ", ".join(m.version for m in report.migrations if m.state is State.MISSING_FILE) or "none"),
+        Check(
+            "pending migrations",
+            Level.FAIL if pending else Level.OK,
+            f"{pending} pending (run aef-db migrate up)" if pending else "none",
+        ),
+        Check(
+            "changed migration files",
+            Level.FAIL if changed else Level.OK,
+            ", ".join(m.version for m in report.migrations if m.state is State.CHANGED) or "none",
+        ),
+        Check(
+            "applied migrations without files",
+            Level.FAIL if missing else Level.OK,
+            ", ".join(m.version for m in report.migrations if m.state is State.MISSING_FILE) or "none",
+        ),
     ]

@@ -83,8 +83,7 @@ def load(directory: Traversable | Path | None = None) -> list[Migration]:
         version = m.group("version")
         if version in target:
             raise MigrationSourceError(
-                f"two migration files share version {version}:"
-                f" {target[version][1].name} and {entry.name}"
+                f"two migration files share version {version}: {target[version][1].name} and {entry.name}"
             )
         target[version] = (m.group("name"), entry)
 
@@ -130,12 +129,13 @@ def export(migrations: list[Migration], directory: Path, *, force: bool = False)
     clashes = [
         directory / m.filename
         for m in migrations
-        if (directory / m.filename).exists()
-        and (directory / m.filename).read_text(encoding="utf-8") != m.sql
+        if (directory / m.filename).exists() and (directory / m.filename).read_text(encoding="utf-8") != m.sql
     ]
     if clashes and not force:
         names = ", ".join(p.name for p in clashes)
-        raise MigrationSourceError(f"{directory} already has different files named {names}; use --force to replace them")
+        raise MigrationSourceError(
+            f"{directory} already has different files named {names}; use --force to replace them"
+        )
     written = []
     for m in migrations:
         path = directory / m.filename

@@ -98,7 +98,12 @@ class TimeoutPolicy(StrEnum):
 FINAL_EXECUTION_STATUSES = frozenset({ExecutionStatus.COMPLETED, ExecutionStatus.ERROR, ExecutionStatus.CANCELLED})
 # forcing events: the batched writer makes them durable before returning (the seed's decision 3)
 FLUSHING_EVENTS = frozenset(
-    {LogEventType.STEP_COMPLETED, LogEventType.STEP_FAILED, LogEventType.CHECKPOINT_REACHED, LogEventType.ERROR_OCCURRED}
+    {
+        LogEventType.STEP_COMPLETED,
+        LogEventType.STEP_FAILED,
+        LogEventType.CHECKPOINT_REACHED,
+        LogEventType.ERROR_OCCURRED,
+    }
 )
 
 # -- the database's caps (docs/errors.md) ----------------------------------------------

@@ -9,6 +9,7 @@ very string they exist to hide.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from urllib.parse import unquote
 
@@ -54,10 +55,9 @@ def _passwords(conninfo: str) -> set[str]:
     for begin, end in _password_spans(conninfo):
         raw = conninfo[begin:end]
         found |= {raw, unquote(raw), raw.strip("'"), re.sub(r"\\(.)", r"\1", raw.strip("'"))}
-    try:
+    # malformed (or a NUL, or a lone surrogate): the spans above are all there is
+    with contextlib.suppress(Exception):
         found.add(conninfo_to_dict(conninfo).get("password") or "")
-    except Exception:  # malformed (or a NUL, or a lone surrogate): the spans above are all there is
-        pass
     return found - {""}
 
 
@@ -86,4 +86,6 @@ def scrub(text: str, conninfo: str | None) -> str:
         return text
     passwords = _passwords(conninfo)
     text = _mask(text.replace(conninfo, redact(conninfo)), passwords)
-    return _QUOTED.sub(lambda m: f'"{MASK}"' if m.group(1) and any(m.group(1) in p for p in passwords) else m.group(0), text)
+    return _QUOTED.sub(
+        lambda m: f'"{MASK}"' if m.group(1) and any(m.group(1) in p for p in passwords) else m.group(0), text
+    )

@@ -97,7 +97,10 @@ def rotate(url: str, cipher: Cipher) -> RotationReport:
             if bad:
                 skipped += [Skipped("aef_executions", str(row["id"]), path, reason) for path, reason in bad]
             elif n1 + n2:
-                conn.execute(_Q["reseal_execution"], {"id": row["id"], "execution_context": Jsonb(context), "config": Jsonb(config)})
+                conn.execute(
+                    _Q["reseal_execution"],
+                    {"id": row["id"], "execution_context": Jsonb(context), "config": Jsonb(config)},
+                )
                 executions += 1
                 tokens += n1 + n2
         for row in conn.execute(_Q["sealed_sessions"]).fetchall():

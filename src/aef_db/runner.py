@@ -222,7 +222,9 @@ class Runner:
             meta = applied.meta.get(m.version)
             if meta is not None:
                 state = State.APPLIED if meta["checksum"] == m.checksum else State.CHANGED
-                result.append(MigrationStatus(m.version, m.name, state, meta["applied_at"], meta["applied_by"], "aef-db"))
+                result.append(
+                    MigrationStatus(m.version, m.name, state, meta["applied_at"], meta["applied_by"], "aef-db")
+                )
             elif m.version in applied.history:
                 result.append(MigrationStatus(m.version, m.name, State.APPLIED, recorded_by="supabase-cli"))
             else:
@@ -230,7 +232,9 @@ class Runner:
         for version, meta in applied.meta.items():
             if version not in self.known:
                 result.append(
-                    MigrationStatus(version, meta["name"], State.MISSING_FILE, meta["applied_at"], meta["applied_by"], "aef-db")
+                    MigrationStatus(
+                        version, meta["name"], State.MISSING_FILE, meta["applied_at"], meta["applied_by"], "aef-db"
+                    )
                 )
         return sorted(result, key=lambda s: s.version)
 

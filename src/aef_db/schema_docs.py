@@ -44,15 +44,22 @@ def render(conn: psycopg.Connection) -> str:
         "",
     ]
     for enum in conn.execute(_Q["enums"], {"enums": ENUMS}):
-        out.append(f"- **`{enum['name']}`**: {', '.join(f'`{label}`' for label in enum['labels'])}. {enum['comment'] or ''}".rstrip())
+        out.append(
+            f"- **`{enum['name']}`**: {', '.join(f'`{label}`' for label in enum['labels'])}. {enum['comment'] or ''}".rstrip()
+        )
     for schema, tables in SCHEMAS.items():
         if schema != "public":
             comment = conn.execute(_Q["schema_comment"], {"schema": schema}).fetchone()["comment"]
             out += ["", f"## Schema `{schema}`", "", comment or ""]
         for table in conn.execute(_Q["tables"], {"schema": schema, "tables": tables}).fetchall():
             out += _table(conn, schema, table)
-        out += ["", f"## Functions in `{schema}`", "",
-                "| function | returns | security definer | settings | callers | description |", "|---|---|---|---|---|---|"]
+        out += [
+            "",
+            f"## Functions in `{schema}`",
+            "",
+            "| function | returns | security definer | settings | callers | description |",
+            "|---|---|---|---|---|---|",
+        ]
         for fn in conn.execute(_Q["functions"], {"schema": schema}):
             out.append(
                 f"| `{fn['signature']}` | `{fn['returns']}` | {'yes' if fn['security_definer'] else 'no'}"
@@ -65,7 +72,9 @@ def render(conn: psycopg.Connection) -> str:
 def _table(conn: psycopg.Connection, schema: str, table: dict[str, Any]) -> list[str]:
     name, relname = table["name"], table["relname"]
     out = ["", f"## `{name}`", "", table["comment"] or "", ""]
-    out.append(f"Row level security: {'on' if table['rls'] else 'OFF'}. Replica identity: {_REPLICA[table['replica_identity']]}.")
+    out.append(
+        f"Row level security: {'on' if table['rls'] else 'OFF'}. Replica identity: {_REPLICA[table['replica_identity']]}."
+    )
     out += ["", "| column | type | null | default | description |", "|---|---|---|---|---|"]
     for col in conn.execute(_Q["columns"], {"table": name}):
         out.append(
@@ -77,7 +86,9 @@ def _table(conn: psycopg.Connection, schema: str, table: dict[str, Any]) -> list
         out.append(f"- `{con['name']}` ({_CONSTRAINT.get(con['kind'], con['kind'])}): `{_cell(con['definition'])}`")
     out += ["", "Indexes:", ""]
     for idx in conn.execute(_Q["indexes"], {"table": name}):
-        out.append(f"- `{idx['name']}`: `{_cell(idx['definition'])}`" + (f" — {idx['comment']}" if idx["comment"] else ""))
+        out.append(
+            f"- `{idx['name']}`: `{_cell(idx['definition'])}`" + (f" — {idx['comment']}" if idx["comment"] else "")
+        )
     triggers = conn.execute(_Q["triggers"], {"table": name}).fetchall()
     if triggers:
         out += ["", "Triggers:", ""]
@@ -86,11 +97,15 @@ def _table(conn: psycopg.Connection, schema: str, table: dict[str, Any]) -> list
             out.append(f"- `{trg['name']}`{always}: `{_cell(trg['definition'])}`")
     out += ["", "Policies:", ""]
     for pol in conn.execute(_Q["policies"], {"schema": schema, "relname": relname}):
-        rule = " ".join(part for part in (
-            f"using `{_cell(pol['qual'])}`" if pol["qual"] else "",
-            f"with check `{_cell(pol['with_check'])}`" if pol["with_check"] else "",
-        ) if part)  # fmt: skip
-        out.append(f"- \"{pol['name']}\": {pol['cmd'].lower()} to {', '.join(pol['roles'])}, {rule}")
+        rule = " ".join(
+            part
+            for part in (
+                f"using `{_cell(pol['qual'])}`" if pol["qual"] else "",
+                f"with check `{_cell(pol['with_check'])}`" if pol["with_check"] else "",
+            )
+            if part
+        )
+        out.append(f'- "{pol["name"]}": {pol["cmd"].lower()} to {", ".join(pol["roles"])}, {rule}')
     out += ["", "Grants:", ""]
     for grant in conn.execute(_Q["grants"], {"schema": schema, "relname": relname}):
         out.append(f"- {grant['grantee']}: {grant['privileges'].lower()}")

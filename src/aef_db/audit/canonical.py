@@ -31,9 +31,7 @@ def _key_order(key: str) -> tuple[int, bytes]:
 def _number(value: float) -> str:
     if isinstance(value, int):
         return str(value)
-    text = format(
-        Decimal(repr(value)), "f"
-    )  # numeric keeps what it is given, in plain notation
+    text = format(Decimal(repr(value)), "f")  # numeric keeps what it is given, in plain notation
     return text.removeprefix("-") if value == 0 else text
 
 
@@ -52,9 +50,7 @@ def jsonb_text(value: Any) -> str:
     if isinstance(value, dict):
         for key in value:
             if not isinstance(key, str):
-                raise TypeError(
-                    f"JSON object keys are strings, not {type(key).__name__}"
-                )
+                raise TypeError(f"JSON object keys are strings, not {type(key).__name__}")
         items = sorted(value.items(), key=lambda kv: _key_order(kv[0]))
         return "{" + ", ".join(f"{_json_string(k)}: {jsonb_text(v)}" for k, v in items) + "}"
     if isinstance(value, list | tuple):
@@ -68,14 +64,22 @@ def micros(ts: datetime) -> int:
 
 
 def record(
-    execution_id: uuid.UUID | str, seq: int, step_id: str | None, event_type: str, timestamp_us: int,
-    data_text: str, browser_state_text: str | None, prev_hash: bytes | None,
-) -> bytes:  # fmt: skip
+    execution_id: uuid.UUID | str,
+    seq: int,
+    step_id: str | None,
+    event_type: str,
+    timestamp_us: int,
+    data_text: str,
+    browser_state_text: str | None,
+    prev_hash: bytes | None,
+) -> bytes:
     """The bytes an event's hash covers: nine fields, each followed by a line feed."""
     step = "null" if step_id is None else _json_string(step_id)
     prev = GENESIS if prev_hash is None else prev_hash.hex()
     state = "null" if browser_state_text is None else browser_state_text
-    return f"{TAG}\n{execution_id}\n{seq}\n{step}\n{event_type}\n{timestamp_us}\n{data_text}\n{state}\n{prev}\n".encode()
+    return (
+        f"{TAG}\n{execution_id}\n{seq}\n{step}\n{event_type}\n{timestamp_us}\n{data_text}\n{state}\n{prev}\n".encode()
+    )
 
 
 def event_hash(*fields: Any) -> bytes:

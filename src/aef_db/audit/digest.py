@@ -42,11 +42,20 @@ class Digest:
         return root_of(self.heads)
 
     def to_json(self) -> str:
-        return json.dumps({
-            "format": FORMAT, "created_at": self.created_at, "database": self.database,
-            "executions": len(self.heads), "root": self.root,
-            "heads": {k: [seq, h] for k, (seq, h) in sorted(self.heads.items())},
-        }, indent=1) + "\n"  # fmt: skip
+        return (
+            json.dumps(
+                {
+                    "format": FORMAT,
+                    "created_at": self.created_at,
+                    "database": self.database,
+                    "executions": len(self.heads),
+                    "root": self.root,
+                    "heads": {k: [seq, h] for k, (seq, h) in sorted(self.heads.items())},
+                },
+                indent=1,
+            )
+            + "\n"
+        )
 
 
 def root_of(heads: dict[str, tuple[int, str]]) -> str:
@@ -62,15 +71,9 @@ def take(conn: psycopg.Connection[Any]) -> Digest:
     with conn.transaction():
         conn.execute("set transaction isolation level repeatable read, read only")
         identity = conn.execute(Q["identity"]).fetchone()
-        rows = conn.execute(
-            Q["heads"], {"execution_id": None, "since": None}
-        ).fetchall()
-    heads = {
-        r["execution_id"]: (r["last_seq"], bytes(r["last_hash"]).hex()) for r in rows
-    }
-    return Digest(
-        datetime.now(UTC).isoformat(timespec="seconds"), dict(identity or {}), heads
-    )
+        rows = conn.execute(Q["heads"], {"execution_id": None, "since": None}).fetchall()
+    heads = {r["execution_id"]: (r["last_seq"], bytes(r["last_hash"]).hex()) for r in rows}
+    return Digest(datetime.now(UTC).isoformat(timespec="seconds"), dict(identity or {}), heads)
 
 
 def load(path: Path) -> Digest:
@@ -78,15 +81,11 @@ def load(path: Path) -> Digest:
     try:
         doc = json.loads(path.read_text())
         if doc.get("format") != FORMAT:
-            raise DigestError(
-                f"{path}: not an {FORMAT} file (format is {doc.get('format')!r})"
-            )
+            raise DigestError(f"{path}: not an {FORMAT} file (format is {doc.get('format')!r})")
         heads = {k: (int(v[0]), str(v[1])) for k, v in doc["heads"].items()}
         digest = Digest(doc["created_at"], doc.get("database", {}), heads)
     except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
         raise DigestError(f"{path}: cannot read the digest: {exc}") from exc
     if digest.root != doc.get("root"):
-        raise DigestError(
-            f"{path}: its heads do not produce its root {doc.get('root')}: the file was changed"
-        )
+        raise DigestError(f"{path}: its heads do not produce its root {doc.get('root')}: the file was changed")
     return digest

@@ -63,32 +63,34 @@ class Report:
 
     @property
     def first(self) -> Finding | None:
-        return (
-            min(self.findings, key=lambda f: (f.execution_id, f.seq))
-            if self.findings
-            else None
-        )
+        return min(self.findings, key=lambda f: (f.execution_id, f.seq)) if self.findings else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"intact": self.intact, "chains": self.chains, "events": self.events, "archived": self.archived,
-                "first": asdict(self.first) if self.first else None, "findings": [asdict(f) for f in self.findings],
-                "seconds": round(self.seconds, 3), "events_per_second": round(self.events / self.seconds) if self.seconds else None}  # fmt: skip
+        return {
+            "intact": self.intact,
+            "chains": self.chains,
+            "events": self.events,
+            "archived": self.archived,
+            "first": asdict(self.first) if self.first else None,
+            "findings": [asdict(f) for f in self.findings],
+            "seconds": round(self.seconds, 3),
+            "events_per_second": round(self.events / self.seconds) if self.seconds else None,
+        }
 
 
-Row = tuple[
-    str, int, "str | None", str, int, str, "str | None", "bytes | None", "bytes | None"
-]
+Row = tuple[str, int, "str | None", str, int, str, "str | None", "bytes | None", "bytes | None"]
 
 
 def _check_chain(
-    execution_id: str, chain: Iterable[Row], head: tuple[int, bytes] | None, pinned: tuple[int, str] | None,
-) -> tuple[int, Finding | None]:  # fmt: skip
+    execution_id: str,
+    chain: Iterable[Row],
+    head: tuple[int, bytes] | None,
+    pinned: tuple[int, str] | None,
+) -> tuple[int, Finding | None]:
     """(events seen, first finding) of one execution's chain."""
     expected, prev, seen = 1, None, 0
     finding: Finding | None = None
-    suspect: tuple[Row, bytes | None] | None = (
-        None  # a break whose kind the next event decides
-    )
+    suspect: tuple[Row, bytes | None] | None = None  # a break whose kind the next event decides
 
     def note(seq: int, kind: str, detail: str) -> None:
         nonlocal finding
@@ -101,8 +103,13 @@ def _check_chain(
         if suspect is not None:
             bad, expected_prev = suspect
             swapped = stored_prev == expected_prev and bad[7] == stored
-            note(bad[1], "reordered" if swapped else "altered",
-                 f"events {bad[1]} and {seq} swapped places" if swapped else f"event {bad[1]} does not match its hash or link")  # fmt: skip
+            note(
+                bad[1],
+                "reordered" if swapped else "altered",
+                f"events {bad[1]} and {seq} swapped places"
+                if swapped
+                else f"event {bad[1]} does not match its hash or link",
+            )
             suspect = None
         if seq > expected:
             note(expected, "deleted", f"seq {expected}..{seq - 1} missing")
@@ -112,11 +119,7 @@ def _check_chain(
             note(seq, "inserted", f"event {seq} is beyond the head (seq {head[0]})")
         elif stored != event_hash(*row[:8]) or stored_prev != prev:  # the row's fields, in the record's order
             suspect = (row, prev)
-        if (
-            pinned is not None
-            and seq == pinned[0]
-            and (stored or b"").hex() != pinned[1]
-        ):
+        if pinned is not None and seq == pinned[0] and (stored or b"").hex() != pinned[1]:
             note(seq, "altered", "differs from the digest: the chain was rewritten")
         expected, prev = seq + 1, stored
     if suspect is not None:
@@ -146,9 +149,13 @@ def _check_chain(
 
 
 def verify(
-    conn: psycopg.Connection[Any], *, execution_id: uuid.UUID | None = None, since: datetime | None = None,
-    digest: Digest | None = None, progress: Callable[[int, int], None] | None = None,
-) -> Report:  # fmt: skip
+    conn: psycopg.Connection[Any],
+    *,
+    execution_id: uuid.UUID | None = None,
+    since: datetime | None = None,
+    digest: Digest | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
     """Check the chains (all, one execution, or those that moved since a time)."""
     report, started = Report(), time.perf_counter()
     params = {"execution_id": execution_id, "since": since}
@@ -156,15 +163,15 @@ def verify(
         with conn.transaction():
             conn.execute("set transaction isolation level repeatable read, read only")
             heads = {
-                r["execution_id"]: (r["last_seq"], bytes(r["last_hash"]))
-                for r in conn.execute(Q["heads"], params)
+                r["execution_id"]: (r["last_seq"], bytes(r["last_hash"])) for r in conn.execute(Q["heads"], params)
             }
-            tombs = {
-                r["execution_id"]: r for r in conn.execute(Q["tombstones"], params)
-            }
+            tombs = {r["execution_id"]: r for r in conn.execute(Q["tombstones"], params)}
             total = conn.execute(Q["row_count_estimate"], params).fetchone()["n"]
-            pins = {} if digest is None else {
-                k: v for k, v in digest.heads.items() if execution_id is None or k == str(execution_id)}  # fmt: skip
+            pins = (
+                {}
+                if digest is None
+                else {k: v for k, v in digest.heads.items() if execution_id is None or k == str(execution_id)}
+            )
             seen_chains: set[str] = set()
             # stream(): the server keeps sending while this process hashes, so
             # the two work at once; memory holds one chain's state, not the log
@@ -173,15 +180,16 @@ def verify(
                 for chain_id, chain in itertools.groupby(rows, key=itemgetter(0)):
                     seen_chains.add(chain_id)
                     first = next(chain)
-                    n, finding = _check_chain(
-                        chain_id, itertools.chain([first], chain), heads.get(chain_id), pins.get(chain_id)
-                    )
+                    rest = itertools.chain([first], chain)  # noqa: B031 (the group is consumed once, through rest)
+                    n, finding = _check_chain(chain_id, rest, heads.get(chain_id), pins.get(chain_id))
                     tomb = tombs.get(chain_id)
                     if tomb is not None:  # an archived log is closed: whatever follows was put there
                         finding = Finding(
-                            chain_id, first[1], "inserted",
+                            chain_id,
+                            first[1],
+                            "inserted",
                             f"events after the log was archived up to seq {tomb['last_seq']} ({tomb['location']})",
-                        )  # fmt: skip
+                        )
                     report.chains += 1
                     report.events += n
                     if finding is not None:
@@ -193,9 +201,7 @@ def verify(
     # chains with no events left: archived (a tombstone), or cut away
     for chain_id in sorted((set(heads) | set(pins)) - seen_chains):
         tomb = tombs.get(chain_id)
-        if tomb is not None and (
-            chain_id not in pins or pins[chain_id][0] <= tomb["last_seq"]
-        ):
+        if tomb is not None and (chain_id not in pins or pins[chain_id][0] <= tomb["last_seq"]):
             report.archived.append(chain_id)
             continue
         recorded = heads[chain_id][0] if chain_id in heads else pins[chain_id][0]

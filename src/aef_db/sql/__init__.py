@@ -34,7 +34,7 @@ def parse_named(source: str) -> dict[str, str]:
     """Split SQL text into its ``-- name: foo`` blocks (also used by bench/)."""
     found: dict[str, str] = {}
     marks = list(_NAME.finditer(source))
-    for mark, following in zip(marks, marks[1:] + [None]):
+    for mark, following in zip(marks, [*marks[1:], None], strict=False):
         end = following.start() if following else len(source)
         body = source[mark.end() : end].strip()
         # drop the block's own comment lines, keep the statement

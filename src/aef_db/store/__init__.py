@@ -21,9 +21,9 @@ from aef_db.store.base import ENGINE_ROLE, Actor, Core
 from aef_db.store.checkpoints import Checkpoints
 from aef_db.store.errors import (
     AlreadyResolved,
+    AppendOnly,
     ArchiveRefused,
     ChainConflict,
-    AppendOnly,
     ConstraintViolation,
     IllegalTransition,
     ImmutableField,
@@ -37,26 +37,55 @@ from aef_db.store.errors import (
     StoreError,
 )
 from aef_db.store.executions import Executions
-from aef_db.store.logs import LogWriter, Logs
+from aef_db.store.logs import Logs, LogWriter
 from aef_db.store.sessions import BrowserSessions
 
 __all__ = [
-    "AlreadyResolved", "AppendOnly", "ArchiveRefused", "BrowserSessions", "ChainConflict", "Checkpoints",
-    "ConstraintViolation", "Executions",
-    "IllegalTransition", "ImmutableField", "InvalidTimeout", "LeaseLost", "LeaseUnavailable", "LogWriter", "Logs",
-    "NotFound", "OwnerMismatch", "PermissionDenied", "SeqConflict", "Store", "StoreError",
-]  # fmt: skip
+    "AlreadyResolved",
+    "AppendOnly",
+    "ArchiveRefused",
+    "BrowserSessions",
+    "ChainConflict",
+    "Checkpoints",
+    "ConstraintViolation",
+    "Executions",
+    "IllegalTransition",
+    "ImmutableField",
+    "InvalidTimeout",
+    "LeaseLost",
+    "LeaseUnavailable",
+    "LogWriter",
+    "Logs",
+    "NotFound",
+    "OwnerMismatch",
+    "PermissionDenied",
+    "SeqConflict",
+    "Store",
+    "StoreError",
+]
 
 _UNSET: Any = object()
 
 
 class Store:
     def __init__(
-        self, url: str, *, cipher: Cipher | None = _UNSET, min_size: int = 1, max_size: int = 8,
-        engine_role: str | None = ENGINE_ROLE, _core: Core | None = None, _actor: Actor | None = None,
-    ) -> None:  # fmt: skip
-        self.core = _core or Core(url, cipher=Cipher.from_env() if cipher is _UNSET else cipher,
-                                  min_size=min_size, max_size=max_size, engine_role=engine_role)  # fmt: skip
+        self,
+        url: str,
+        *,
+        cipher: Cipher | None = _UNSET,
+        min_size: int = 1,
+        max_size: int = 8,
+        engine_role: str | None = ENGINE_ROLE,
+        _core: Core | None = None,
+        _actor: Actor | None = None,
+    ) -> None:
+        self.core = _core or Core(
+            url,
+            cipher=Cipher.from_env() if cipher is _UNSET else cipher,
+            min_size=min_size,
+            max_size=max_size,
+            engine_role=engine_role,
+        )
         self.actor = _actor or Actor(engine_role or "")
         self.executions = Executions(self.core, self.actor)
         self.logs = Logs(self.core, self.actor)

@@ -73,12 +73,18 @@ class LogHeads:
 class Core:
     """Shared by a Store and its ``as_user`` views: one pool, one cipher, one head cache."""
 
-    def __init__(self, url: str, *, cipher: Cipher | None, min_size: int, max_size: int, engine_role: str | None) -> None:
+    def __init__(
+        self, url: str, *, cipher: Cipher | None, min_size: int, max_size: int, engine_role: str | None
+    ) -> None:
         self.engine_role = engine_role
         self.pool = AsyncConnectionPool(
-            url, min_size=min_size, max_size=max_size, open=False, configure=self._configure,
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            configure=self._configure,
             kwargs={"autocommit": True, "row_factory": dict_row, "application_name": "aef-db store"},
-        )  # fmt: skip
+        )
         self.cipher = cipher
         self.heads = LogHeads()
 

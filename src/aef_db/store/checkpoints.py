@@ -27,16 +27,37 @@ class Checkpoints(Scoped):
         timeout_policy: TimeoutPolicy | str = TimeoutPolicy.FAIL_EXECUTION,
     ) -> Checkpoint:
         """Raise a checkpoint and log checkpoint_reached, in one transaction."""
-        spec = NewCheckpoint(checkpoint_type=checkpoint_type, step_id=step_id, request=request or {},
-                             timeout=timeout, timeout_policy=timeout_policy)  # fmt: skip
+        spec = NewCheckpoint(
+            checkpoint_type=checkpoint_type,
+            step_id=step_id,
+            request=request or {},
+            timeout=timeout,
+            timeout_policy=timeout_policy,
+        )
         async with self.transaction() as conn:
-            row = await (await conn.execute(Q["insert_checkpoint"], {
-                "execution_id": execution_id, "step_id": spec.step_id, "checkpoint_type": spec.checkpoint_type.value,
-                "request": Jsonb(spec.request), "timeout": spec.timeout, "timeout_policy": spec.timeout_policy.value,
-            })).fetchone()  # fmt: skip
+            row = await (
+                await conn.execute(
+                    Q["insert_checkpoint"],
+                    {
+                        "execution_id": execution_id,
+                        "step_id": spec.step_id,
+                        "checkpoint_type": spec.checkpoint_type.value,
+                        "request": Jsonb(spec.request),
+                        "timeout": spec.timeout,
+                        "timeout_policy": spec.timeout_policy.value,
+                    },
+                )
+            ).fetchone()
             assert row is not None
-            await conn.execute(Q["checkpoint_reached"], {"execution_id": execution_id, "step_id": spec.step_id,
-                                                         "checkpoint_id": row["id"], "checkpoint_type": spec.checkpoint_type.value})  # fmt: skip
+            await conn.execute(
+                Q["checkpoint_reached"],
+                {
+                    "execution_id": execution_id,
+                    "step_id": spec.step_id,
+                    "checkpoint_id": row["id"],
+                    "checkpoint_type": spec.checkpoint_type.value,
+                },
+            )
         self.core.heads.forget(execution_id)
         return Checkpoint.model_validate(row)
 
@@ -50,13 +71,19 @@ class Checkpoints(Scoped):
         """As a user: the checkpoints waiting for them (RLS). As the engine: all of them."""
         return [Checkpoint.model_validate(r) for r in await self.all("pending_checkpoints", {})]
 
-    async def resolve(self, checkpoint_id: uuid.UUID, decision: CheckpointStatus | str, response: Any = None) -> Checkpoint:
+    async def resolve(
+        self, checkpoint_id: uuid.UUID, decision: CheckpointStatus | str, response: Any = None
+    ) -> Checkpoint:
         """Resolve once through aef_resolve_checkpoint; a second resolver gets AlreadyResolved."""
         spec = Resolution(decision=decision, response=response)
-        row = await self.one("resolve_checkpoint", {
-            "id": checkpoint_id, "decision": spec.decision.value,
-            "response": Jsonb(spec.response) if spec.response is not None else None,
-        })  # fmt: skip
+        row = await self.one(
+            "resolve_checkpoint",
+            {
+                "id": checkpoint_id,
+                "decision": spec.decision.value,
+                "response": Jsonb(spec.response) if spec.response is not None else None,
+            },
+        )
         checkpoint = Checkpoint.model_validate(row)
         self.core.heads.forget(checkpoint.execution_id)
         return checkpoint

@@ -8,14 +8,21 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from aef_db.models import ContextLevel, Execution, ExecutionStatus, LogEventType, NewExecution, check_json, validate_step_id
+from aef_db.audit.canonical import jsonb_text
+from aef_db.models import (
+    ContextLevel,
+    Execution,
+    ExecutionStatus,
+    LogEventType,
+    NewExecution,
+    check_json,
+    validate_step_id,
+)
 from aef_db.secrets import config_aad, contains_secret, context_aad
 from aef_db.store import context
-from aef_db.audit.canonical import jsonb_text
 from aef_db.store.base import Head, Q, Scoped
 from aef_db.store.errors import IllegalTransition, NotFound
 from aef_db.store.logs import chained
-
 
 
 class Executions(Scoped):
@@ -30,8 +37,11 @@ class Executions(Scoped):
             raise NotFound(f"no execution {execution_id} visible here", "P0002")
         cipher = self.core.cipher
         if cipher is not None:
-            row = {**row, "execution_context": cipher.open_tree(row["execution_context"], context_aad(row["id"])),
-                   "config": cipher.open_tree(row["config"], config_aad(row["id"]))}  # fmt: skip
+            row = {
+                **row,
+                "execution_context": cipher.open_tree(row["execution_context"], context_aad(row["id"])),
+                "config": cipher.open_tree(row["config"], config_aad(row["id"])),
+            }
         return Execution.model_validate(row)
 
     async def start(
@@ -50,9 +60,14 @@ class Executions(Scoped):
         if owner is None:
             raise ValueError("user_id: the engine must say whose execution this is")
         spec = NewExecution(
-            sop_id=sop_id, user_id=owner, context_level=context_level, config=config or {},
-            execution_context=execution_context or {}, current_step_id=current_step_id, browser_session_id=browser_session_id,
-        )  # fmt: skip
+            sop_id=sop_id,
+            user_id=owner,
+            context_level=context_level,
+            config=config or {},
+            execution_context=execution_context or {},
+            current_step_id=current_step_id,
+            browser_session_id=browser_session_id,
+        )
         execution_id = uuid.uuid4()
         cfg = {**spec.config, "context_level": spec.context_level.value}
         if self.actor.user_id is not None:
@@ -60,15 +75,24 @@ class Executions(Scoped):
                 raise ValueError("browser_session_id: sessions are bound by the engine, not by a user")
             # the database refuses sealed tokens from users, and a user never holds the key
             if contains_secret(cfg) or contains_secret(spec.execution_context):
-                raise ValueError("execution_context, config: secrets are sealed by the engine; a user cannot store them")
+                raise ValueError(
+                    "execution_context, config: secrets are sealed by the engine; a user cannot store them"
+                )
         if contains_secret(cfg):
             cfg = self.core.require_cipher().seal_tree(cfg, config_aad(execution_id))
         query = "insert_execution_as_user" if self.actor.user_id is not None else "insert_execution"
-        row = await self.one(query, {
-            "id": execution_id, "sop_id": spec.sop_id, "user_id": spec.user_id, "config": Jsonb(cfg),
-            "execution_context": Jsonb(self._seal(execution_id, spec.context_level, spec.execution_context)),
-            "current_step_id": spec.current_step_id, "browser_session_id": spec.browser_session_id,
-        })  # fmt: skip
+        row = await self.one(
+            query,
+            {
+                "id": execution_id,
+                "sop_id": spec.sop_id,
+                "user_id": spec.user_id,
+                "config": Jsonb(cfg),
+                "execution_context": Jsonb(self._seal(execution_id, spec.context_level, spec.execution_context)),
+                "current_step_id": spec.current_step_id,
+                "browser_session_id": spec.browser_session_id,
+            },
+        )
         return self._row(row, execution_id)
 
     async def get(self, execution_id: uuid.UUID) -> Execution:
@@ -83,7 +107,9 @@ class Executions(Scoped):
         row = await self.one("run_execution", {"id": execution_id})
         if row is None:
             current = await self.get(execution_id)
-            raise IllegalTransition(f"execution {execution_id} is {current.status.value}; run starts an idle execution", "AE001")
+            raise IllegalTransition(
+                f"execution {execution_id} is {current.status.value}; run starts an idle execution", "AE001"
+            )
         return self._row(row, execution_id)
 
     async def pause(self, execution_id: uuid.UUID) -> Execution:
@@ -98,13 +124,19 @@ class Executions(Scoped):
     async def complete(self, execution_id: uuid.UUID, execution_context: dict[str, Any] | None = None) -> Execution:
         return await self._finish(execution_id, ExecutionStatus.COMPLETED, execution_context)
 
-    async def fail(self, execution_id: uuid.UUID, error: dict[str, Any], execution_context: dict[str, Any] | None = None) -> Execution:
+    async def fail(
+        self, execution_id: uuid.UUID, error: dict[str, Any], execution_context: dict[str, Any] | None = None
+    ) -> Execution:
         """running or paused -> error, and an error_occurred event, in one transaction."""
         check_json(error, field="data")
         sealed = await self._sealed_or_none(execution_id, execution_context)
         async with self.transaction() as conn:
-            row = await (await conn.execute(Q["finish_execution"], {
-                "id": execution_id, "status": ExecutionStatus.ERROR.value, "execution_context": sealed})).fetchone()  # fmt: skip
+            row = await (
+                await conn.execute(
+                    Q["finish_execution"],
+                    {"id": execution_id, "status": ExecutionStatus.ERROR.value, "execution_context": sealed},
+                )
+            ).fetchone()
             # read after the update: becoming final may log (a pending checkpoint closes)
             head = await (await conn.execute(Q["log_head"], {"execution_id": execution_id})).fetchone()
             if head is None:
@@ -112,8 +144,18 @@ class Executions(Scoped):
             if row is None:
                 raise IllegalTransition(f"execution {execution_id} is already error", "AE001")
             last = Head(head["user_id"], head["last_seq"], head["last_hash"])
-            await conn.execute(Q["append_log"], chained(execution_id, last, LogEventType.ERROR_OCCURRED.value, None,
-                                                        jsonb_text(error), None, datetime.now(UTC)))  # fmt: skip
+            await conn.execute(
+                Q["append_log"],
+                chained(
+                    execution_id,
+                    last,
+                    LogEventType.ERROR_OCCURRED.value,
+                    None,
+                    jsonb_text(error),
+                    None,
+                    datetime.now(UTC),
+                ),
+            )
         self.core.heads.forget(execution_id)
         return self._row(row, execution_id)
 
@@ -123,10 +165,14 @@ class Executions(Scoped):
         """Store new context, shaped by the execution's level, secrets sealed; ``current_step_id`` is kept."""
         current = await self.get(execution_id)
         validate_step_id(current_step_id)
-        row = await self.one("update_context", {
-            "id": execution_id, "current_step_id": current_step_id,
-            "execution_context": Jsonb(self._seal(execution_id, current.context_level, execution_context)),
-        })  # fmt: skip
+        row = await self.one(
+            "update_context",
+            {
+                "id": execution_id,
+                "current_step_id": current_step_id,
+                "execution_context": Jsonb(self._seal(execution_id, current.context_level, execution_context)),
+            },
+        )
         return self._row(row, execution_id)
 
     async def _sealed_or_none(self, execution_id: uuid.UUID, ctx: dict[str, Any] | None) -> Jsonb | None:
@@ -137,7 +183,9 @@ class Executions(Scoped):
 
     async def _finish(self, execution_id: uuid.UUID, status: ExecutionStatus, ctx: dict[str, Any] | None) -> Execution:
         sealed = await self._sealed_or_none(execution_id, ctx)
-        row = await self.one("finish_execution", {"id": execution_id, "status": status.value, "execution_context": sealed})
+        row = await self.one(
+            "finish_execution", {"id": execution_id, "status": status.value, "execution_context": sealed}
+        )
         self.core.heads.forget(execution_id)  # becoming final may have logged (a pending checkpoint closes)
         return await self._changed(row, execution_id, status)
 

@@ -92,24 +92,43 @@ class Logs(Scoped):
         return LogWriter(self, max_batch=max_batch, max_delay=max_delay, max_buffer=max_buffer)
 
 
-
 def chained(
-    execution_id: uuid.UUID, head: Head, event_type: str, step_id: str | None, data_text: str,
-    state_text: str | None, when: datetime,
-) -> dict[str, Any]:  # fmt: skip
+    execution_id: uuid.UUID,
+    head: Head,
+    event_type: str,
+    step_id: str | None,
+    data_text: str,
+    state_text: str | None,
+    when: datetime,
+) -> dict[str, Any]:
     """The append_log parameters of the event after ``head``: numbered and hashed onto it."""
     seq = head.seq + 1
     return {
-        "id": uuid.uuid4(), "execution_id": execution_id, "user_id": head.owner, "seq": seq, "step_id": step_id,
-        "event_type": event_type, "timestamp": when, "data": data_text, "browser_state": state_text,
-        "prev_hash": head.hash, "hash": event_hash(execution_id, seq, step_id, event_type, micros(when), data_text, state_text, head.hash),
-    }  # fmt: skip
+        "id": uuid.uuid4(),
+        "execution_id": execution_id,
+        "user_id": head.owner,
+        "seq": seq,
+        "step_id": step_id,
+        "event_type": event_type,
+        "timestamp": when,
+        "data": data_text,
+        "browser_state": state_text,
+        "prev_hash": head.hash,
+        "hash": event_hash(execution_id, seq, step_id, event_type, micros(when), data_text, state_text, head.hash),
+    }
 
 
-def _event(event_type: LogEventType | str, step_id: str | None, data: dict[str, Any] | None,
-           browser_state: dict[str, Any] | None, timestamp: datetime | None) -> LogEvent:  # fmt: skip
+def _event(
+    event_type: LogEventType | str,
+    step_id: str | None,
+    data: dict[str, Any] | None,
+    browser_state: dict[str, Any] | None,
+    timestamp: datetime | None,
+) -> LogEvent:
     """One validated event: the same rules for append and for the writer."""
-    return LogEvent(event_type=event_type, step_id=step_id, data=data or {}, browser_state=browser_state, timestamp=timestamp)
+    return LogEvent(
+        event_type=event_type, step_id=step_id, data=data or {}, browser_state=browser_state, timestamp=timestamp
+    )
 
 
 @dataclass(frozen=True)
@@ -174,10 +193,19 @@ class LogWriter:
         owner, last = self._next_seq[execution_id]
         self._next_seq[execution_id] = (owner, last + 1)
         data_text, state_text = self.logs._texts(execution_id, event)
-        self._buffer.append(_Pending(
-            uuid.uuid4(), execution_id, owner, last + 1, event.step_id, event.event_type.value,
-            event.timestamp or datetime.now(UTC), data_text, state_text,
-        ))  # fmt: skip
+        self._buffer.append(
+            _Pending(
+                uuid.uuid4(),
+                execution_id,
+                owner,
+                last + 1,
+                event.step_id,
+                event.event_type.value,
+                event.timestamp or datetime.now(UTC),
+                data_text,
+                state_text,
+            )
+        )
         if event.event_type in FLUSHING_EVENTS or len(self._buffer) >= self.max_batch:
             await self.flush()
         elif self._timer is None:
@@ -216,21 +244,37 @@ class LogWriter:
         last: dict[uuid.UUID, bytes | None] = {}
         rows = []
         for e in sorted(batch, key=lambda e: (e.execution_id, e.seq)):
-            prev = last[e.execution_id] if e.execution_id in last else await self.logs.hash_before(e.execution_id, e.seq)
-            digest = event_hash(e.execution_id, e.seq, e.step_id, e.event_type, micros(e.timestamp), e.data, e.browser_state, prev)
+            prev = (
+                last[e.execution_id] if e.execution_id in last else await self.logs.hash_before(e.execution_id, e.seq)
+            )
+            digest = event_hash(
+                e.execution_id, e.seq, e.step_id, e.event_type, micros(e.timestamp), e.data, e.browser_state, prev
+            )
             last[e.execution_id] = digest
-            rows.append((e.id, e.execution_id, e.user_id, e.seq, e.step_id, e.event_type, e.timestamp,
-                         e.data, e.browser_state, prev, digest))  # fmt: skip
+            rows.append(
+                (
+                    e.id,
+                    e.execution_id,
+                    e.user_id,
+                    e.seq,
+                    e.step_id,
+                    e.event_type,
+                    e.timestamp,
+                    e.data,
+                    e.browser_state,
+                    prev,
+                    digest,
+                )
+            )
         return rows
 
     async def _write(self, batch: list[_Pending]) -> None:
         for attempt in range(1, 4):
             rows = await self._chain(batch)
             try:
-                async with self.logs.transaction() as conn:
-                    async with conn.cursor().copy(Q["copy_logs"]) as copy:
-                        for row in rows:
-                            await copy.write_row(row)
+                async with self.logs.transaction() as conn, conn.cursor().copy(Q["copy_logs"]) as copy:
+                    for row in rows:
+                        await copy.write_row(row)
             except (SeqConflict, ConstraintViolation) as exc:
                 if exc.sqlstate not in ("AE007", "AE009", "23505"):
                     raise

@@ -39,7 +39,9 @@ class BrowserSessions(Scoped):
         if not data:
             return Jsonb({})
         check_json(data, field="session_data")
-        return Jsonb(check_json(self.core.require_cipher().seal_document(data, session_aad(session_id)), field="session_data"))
+        return Jsonb(
+            check_json(self.core.require_cipher().seal_document(data, session_aad(session_id)), field="session_data")
+        )
 
     def _row(self, row: dict[str, Any] | None, session_id: str) -> BrowserSession:
         if row is None:
@@ -50,24 +52,41 @@ class BrowserSessions(Scoped):
         return BrowserSession.model_validate(row)
 
     async def create(
-        self, user_id: uuid.UUID, *, mode: SessionMode | str = SessionMode.ISOLATED,
-        session_data: dict[str, Any] | None = None, session_id: str | None = None,
-    ) -> BrowserSession:  # fmt: skip
+        self,
+        user_id: uuid.UUID,
+        *,
+        mode: SessionMode | str = SessionMode.ISOLATED,
+        session_data: dict[str, Any] | None = None,
+        session_id: str | None = None,
+    ) -> BrowserSession:
         """A new session (active, not leased); its session_data is sealed whole."""
         session_id = session_id or f"bs_{uuid.uuid4().hex}"
         if not SESSION_ID.match(session_id):
             raise ValueError("session_id must be 1 to 128 letters, digits or _.:-")
-        row = await self.one("insert_session", {"id": session_id, "user_id": user_id, "mode": _mode(mode).value,
-                                                "session_data": self._sealed(session_id, session_data)})  # fmt: skip
+        row = await self.one(
+            "insert_session",
+            {
+                "id": session_id,
+                "user_id": user_id,
+                "mode": _mode(mode).value,
+                "session_data": self._sealed(session_id, session_data),
+            },
+        )
         return self._row(row, session_id)
 
     async def get(self, session_id: str) -> BrowserSession:
         return self._row(await self.one("get_session", {"id": session_id}), session_id)
 
     async def lease(
-        self, execution_id: uuid.UUID, user_id: uuid.UUID, *, holder: str, mode: SessionMode | str = SessionMode.ISOLATED,
-        ttl: timedelta = DEFAULT_TTL, pool_size: int = 4,
-    ) -> BrowserSession:  # fmt: skip
+        self,
+        execution_id: uuid.UUID,
+        user_id: uuid.UUID,
+        *,
+        holder: str,
+        mode: SessionMode | str = SessionMode.ISOLATED,
+        ttl: timedelta = DEFAULT_TTL,
+        pool_size: int = 4,
+    ) -> BrowserSession:
         """Lease a session of ``mode`` to the execution, creating one where the mode allows."""
         mode = _mode(mode)
         if ttl <= timedelta(0) or pool_size < 1:
@@ -86,11 +105,15 @@ class BrowserSessions(Scoped):
                 count = await (await conn.execute(Q["count_sessions"], lease)).fetchone()
                 limit = pool_size if mode is SessionMode.POOLED else 1
                 if count is not None and count["n"] >= limit:
-                    what = f"all {pool_size} pooled sessions" if mode is SessionMode.POOLED else "the persistent session"
+                    what = (
+                        f"all {pool_size} pooled sessions" if mode is SessionMode.POOLED else "the persistent session"
+                    )
                     raise LeaseUnavailable(f"{what} of user {user_id} are leased to other executions")
             session_id = f"bs_{uuid.uuid4().hex}"
-            await conn.execute(Q["insert_session"], {"id": session_id, "user_id": user_id, "mode": mode.value,
-                                                     "session_data": Jsonb({})})  # fmt: skip
+            await conn.execute(
+                Q["insert_session"],
+                {"id": session_id, "user_id": user_id, "mode": mode.value, "session_data": Jsonb({})},
+            )
             # the guard checks the execution and binds it to the session
             row = await (await conn.execute(Q["take_lease"], {"id": session_id, **lease})).fetchone()
         return self._row(row, session_id)
@@ -114,7 +137,9 @@ class BrowserSessions(Scoped):
         return len(await self.all("reclaim_leases", {"max_rows": max_rows}))
 
     async def set_data(self, session_id: str, session_data: dict[str, Any]) -> BrowserSession:
-        row = await self.one("set_session_data", {"id": session_id, "session_data": self._sealed(session_id, session_data)})
+        row = await self.one(
+            "set_session_data", {"id": session_id, "session_data": self._sealed(session_id, session_data)}
+        )
         return self._row(row, session_id)
 
     async def terminate(self, session_id: str, *, error: bool = False) -> BrowserSession:
