@@ -284,10 +284,16 @@ def test_the_sweeper_expires_due_checkpoints_and_applies_their_policy(
         migrated,
         execution_id,
         timeout_policy=policy,
-        timeout_at=dt.datetime.now(dt.UTC) + dt.timedelta(milliseconds=200),
+        timeout_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
     )
     assert f.one(migrated, "select public.aef_expire_checkpoints()") == 0  # not due yet
-    f.one(migrated, "select pg_sleep(0.3)")
+    # due in 1 ms: a slow machine only makes it more due (no margin to lose under load)
+    f.one(
+        migrated,
+        "update public.aef_checkpoints set timeout_at = clock_timestamp() + interval '1 ms' where id = %s returning id",
+        (checkpoint_id,),
+    )
+    f.one(migrated, "select pg_sleep(0.01)")
     assert f.one(migrated, "select public.aef_expire_checkpoints()") == 1
     assert (
         f.one(migrated, "select status::text from public.aef_checkpoints where id = %s", (checkpoint_id,)) == "timeout"

@@ -69,12 +69,19 @@ def test_heartbeats_keep_a_lease_and_a_silent_holder_loses_it(migrated: Database
     a, b = f.execution(migrated, status="running"), f.execution(migrated, status="running")
 
     async def body(store: Store):  # type: ignore[no-untyped-def]
-        session = await store.sessions.lease(a, OWNER, holder="w1", mode="pooled", ttl=timedelta(milliseconds=300))
-        beat = await store.sessions.heartbeat(session.id, a, ttl=timedelta(milliseconds=300))
+        # a minute of margin: a loaded machine must not expire the lease between these calls
+        session = await store.sessions.lease(a, OWNER, holder="w1", mode="pooled", ttl=timedelta(minutes=1))
+        beat = await store.sessions.heartbeat(session.id, a, ttl=timedelta(minutes=1))
         assert beat.lease_expires_at > session.lease_expires_at and beat.last_active >= session.last_active
         with pytest.raises(LeaseUnavailable):
             await store.sessions.lease(b, OWNER, holder="w2", mode="pooled", pool_size=1)
-        await asyncio.sleep(0.5)  # w1 stops heartbeating
+        # w1 stops heartbeating: its lease runs out (the clock moved by the test, not slept)
+        f.one(
+            migrated,
+            "update public.aef_browser_sessions set lease_expires_at = now() - interval '1 second'"
+            " where id = %s returning id",
+            (session.id,),
+        )
         assert await store.sessions.reclaim_expired() == 1
         taken = await store.sessions.lease(b, OWNER, holder="w2", mode="pooled", pool_size=1)
         with pytest.raises(LeaseLost):
