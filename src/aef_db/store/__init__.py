@@ -37,7 +37,9 @@ from aef_db.store.errors import (
     StoreError,
 )
 from aef_db.store.executions import Executions
-from aef_db.store.logs import Logs, LogWriter
+from aef_db.store.heads import HeadCache
+from aef_db.store.log_writer import LogWriter
+from aef_db.store.logs import Logs
 from aef_db.store.sessions import BrowserSessions
 
 __all__ = [
@@ -78,6 +80,7 @@ class Store:
         engine_role: str | None = ENGINE_ROLE,
         _core: Core | None = None,
         _actor: Actor | None = None,
+        _heads: HeadCache | None = None,
     ) -> None:
         self.core = _core or Core(
             url,
@@ -87,14 +90,16 @@ class Store:
             engine_role=engine_role,
         )
         self.actor = _actor or Actor(engine_role or "")
-        self.executions = Executions(self.core, self.actor)
-        self.logs = Logs(self.core, self.actor)
-        self.checkpoints = Checkpoints(self.core, self.actor)
+        # one head cache for a Store and its as_user views; only Logs reads or writes it
+        self._heads = HeadCache() if _heads is None else _heads
+        self.logs = Logs(self.core, self.actor, self._heads)
+        self.executions = Executions(self.core, self.actor, self.logs)
+        self.checkpoints = Checkpoints(self.core, self.actor, self.logs)
         self.sessions = BrowserSessions(self.core, self.actor)
 
     def as_user(self, user_id: uuid.UUID) -> Store:
         """The same store acting as a signed-in user: role authenticated, RLS on."""
-        return Store("", _core=self.core, _actor=Actor("authenticated", user_id))
+        return Store("", _core=self.core, _actor=Actor("authenticated", user_id), _heads=self._heads)
 
     async def open(self) -> Store:
         await self.core.pool.open(wait=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 from aef_db import sql as package_sql
 from aef_db.secrets import Cipher, SecretsError
 from aef_db.store.errors import translate
+from aef_db.store.heads import Head as Head  # re-exported: tests/test_query_plans.py imports it from here
 
 Q = package_sql.queries("store/queries.sql")
 ENGINE_ROLE = "service_role"
@@ -30,48 +30,8 @@ class Actor:
     user_id: uuid.UUID | None = None
 
 
-@dataclass(frozen=True)
-class Head:
-    """An execution's owner and the seq and hash of its last event (hash None before seq 1)."""
-
-    owner: uuid.UUID
-    seq: int
-    hash: bytes | None
-
-
-class LogHeads:
-    """Owner, last seq and last hash per execution, for writers that number and chain their own events.
-
-    Bounded (least recently used out), so a long-lived engine does not grow with
-    the number of executions it ever touched. A stale entry is harmless: the
-    database refuses a wrong seq (AE007) and the writer reloads the head.
-    """
-
-    def __init__(self, capacity: int = 10_000) -> None:
-        self._heads: OrderedDict[uuid.UUID, Head] = OrderedDict()
-        self.capacity = capacity
-
-    def get(self, execution_id: uuid.UUID) -> Head | None:
-        head = self._heads.get(execution_id)
-        if head is not None:
-            self._heads.move_to_end(execution_id)
-        return head
-
-    def set(self, execution_id: uuid.UUID, head: Head) -> None:
-        self._heads[execution_id] = head
-        self._heads.move_to_end(execution_id)
-        while len(self._heads) > self.capacity:
-            self._heads.popitem(last=False)
-
-    def forget(self, execution_id: uuid.UUID) -> None:
-        self._heads.pop(execution_id, None)
-
-    def __len__(self) -> int:
-        return len(self._heads)
-
-
 class Core:
-    """Shared by a Store and its ``as_user`` views: one pool, one cipher, one head cache."""
+    """Shared by a Store and its ``as_user`` views: one pool, one cipher."""
 
     def __init__(
         self, url: str, *, cipher: Cipher | None, min_size: int, max_size: int, engine_role: str | None
@@ -86,7 +46,6 @@ class Core:
             kwargs={"autocommit": True, "row_factory": dict_row, "application_name": "aef-db store"},
         )
         self.cipher = cipher
-        self.heads = LogHeads()
 
     async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
         if self.engine_role:
@@ -123,17 +82,18 @@ class Scoped:
             claims = json.dumps({"sub": str(self.actor.user_id), "role": self.actor.role})
             await conn.execute(Q["act_as_user"], {"claims": claims})
 
-    async def one(self, query: str, params: dict[str, Any]) -> dict[str, Any] | None:
-        """One statement, one row. The engine runs it in autocommit: one round trip."""
+    async def fetch_one(self, query_name: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        """The first row of the named query (store/queries.sql). The engine runs it in autocommit: one round trip."""
         if self.actor.user_id is not None:
             async with self.transaction() as conn:
-                return await (await conn.execute(Q[query], params)).fetchone()
+                return await (await conn.execute(Q[query_name], params)).fetchone()
         try:
             async with self.core.pool.connection() as conn:
-                return await (await conn.execute(Q[query], params)).fetchone()
+                return await (await conn.execute(Q[query_name], params)).fetchone()
         except psycopg.Error as exc:
             raise translate(exc) from exc
 
-    async def all(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    async def fetch_all(self, query_name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every row of the named query, in a transaction as this actor."""
         async with self.transaction() as conn:
-            return await (await conn.execute(Q[query], params)).fetchall()
+            return await (await conn.execute(Q[query_name], params)).fetchall()

@@ -11,11 +11,16 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from aef_db.models import Checkpoint, CheckpointStatus, CheckpointType, NewCheckpoint, Resolution, TimeoutPolicy
-from aef_db.store.base import Q, Scoped
+from aef_db.store.base import Actor, Core, Q, Scoped
 from aef_db.store.errors import NotFound
+from aef_db.store.logs import Logs
 
 
 class Checkpoints(Scoped):
+    def __init__(self, core: Core, actor: Actor, logs: Logs) -> None:
+        super().__init__(core, actor)
+        self.logs = logs  # told when raising or resolving a checkpoint logged
+
     async def create(
         self,
         execution_id: uuid.UUID,
@@ -58,25 +63,25 @@ class Checkpoints(Scoped):
                     "checkpoint_type": spec.checkpoint_type.value,
                 },
             )
-        self.core.heads.forget(execution_id)
+        self.logs.invalidate_head(execution_id)  # checkpoint_reached was logged by the database
         return Checkpoint.model_validate(row)
 
     async def get(self, checkpoint_id: uuid.UUID) -> Checkpoint:
-        row = await self.one("get_checkpoint", {"id": checkpoint_id})
+        row = await self.fetch_one("get_checkpoint", {"id": checkpoint_id})
         if row is None:
             raise NotFound(f"no checkpoint {checkpoint_id} visible here", "P0002")
         return Checkpoint.model_validate(row)
 
     async def pending(self) -> list[Checkpoint]:
         """As a user: the checkpoints waiting for them (RLS). As the engine: all of them."""
-        return [Checkpoint.model_validate(r) for r in await self.all("pending_checkpoints", {})]
+        return [Checkpoint.model_validate(r) for r in await self.fetch_all("pending_checkpoints", {})]
 
     async def resolve(
         self, checkpoint_id: uuid.UUID, decision: CheckpointStatus | str, response: Any = None
     ) -> Checkpoint:
         """Resolve once through aef_resolve_checkpoint; a second resolver gets AlreadyResolved."""
         spec = Resolution(decision=decision, response=response)
-        row = await self.one(
+        row = await self.fetch_one(
             "resolve_checkpoint",
             {
                 "id": checkpoint_id,
@@ -85,12 +90,12 @@ class Checkpoints(Scoped):
             },
         )
         checkpoint = Checkpoint.model_validate(row)
-        self.core.heads.forget(checkpoint.execution_id)
+        self.logs.invalidate_head(checkpoint.execution_id)  # resolving logs a user_input event
         return checkpoint
 
     async def expire(self, max_rows: int = 1000) -> int:
         """Time out what is due and apply each policy (the sweeper; pg_cron may call it too)."""
-        row = await self.one("expire_checkpoints", {"max_rows": max_rows})
+        row = await self.fetch_one("expire_checkpoints", {"max_rows": max_rows})
         return int(row["expired"]) if row else 0
 
     async def wait(self, checkpoint_id: uuid.UUID, *, poll: float = 0.25, timeout: float | None = None) -> Checkpoint:

@@ -43,6 +43,11 @@ class ChainConflict(SeqConflict):
     """AE009: the supplied hashes do not continue the execution's audit chain."""
 
 
+# An append that found its seq, its chain link or its event id taken: another writer
+# got there first (or a lost commit of its own did; the writer tells them apart).
+TAKEN = frozenset({"AE007", "AE009", "23505"})
+
+
 class ArchiveRefused(StoreError):
     """AE010: aef_audit.archive_execution_logs refused (not final, no log, no location)."""
 

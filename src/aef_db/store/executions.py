@@ -20,12 +20,17 @@ from aef_db.models import (
 )
 from aef_db.secrets import config_aad, contains_secret, context_aad
 from aef_db.store import context
-from aef_db.store.base import Head, Q, Scoped
+from aef_db.store.base import Actor, Core, Q, Scoped
 from aef_db.store.errors import IllegalTransition, NotFound
-from aef_db.store.logs import chained
+from aef_db.store.events import append_params
+from aef_db.store.logs import Logs
 
 
 class Executions(Scoped):
+    def __init__(self, core: Core, actor: Actor, logs: Logs) -> None:
+        super().__init__(core, actor)
+        self.logs = logs  # told when a transition logged, so its head cache stays fresh
+
     def _seal(self, execution_id: uuid.UUID, level: ContextLevel, ctx: dict[str, Any]) -> dict[str, Any]:
         shaped = context.shape(level, ctx)
         if contains_secret(shaped):
@@ -81,7 +86,7 @@ class Executions(Scoped):
         if contains_secret(cfg):
             cfg = self.core.require_cipher().seal_tree(cfg, config_aad(execution_id))
         query = "insert_execution_as_user" if self.actor.user_id is not None else "insert_execution"
-        row = await self.one(
+        row = await self.fetch_one(
             query,
             {
                 "id": execution_id,
@@ -96,15 +101,17 @@ class Executions(Scoped):
         return self._row(row, execution_id)
 
     async def get(self, execution_id: uuid.UUID) -> Execution:
-        return self._row(await self.one("get_execution", {"id": execution_id}), execution_id)
+        return self._row(await self.fetch_one("get_execution", {"id": execution_id}), execution_id)
 
     async def recent(self, user_id: uuid.UUID | None = None, limit: int = 20) -> list[Execution]:
         owner = user_id or self.actor.user_id
-        return [self._row(r, r["id"]) for r in await self.all("recent_executions", {"user_id": owner, "limit": limit})]
+        return [
+            self._row(r, r["id"]) for r in await self.fetch_all("recent_executions", {"user_id": owner, "limit": limit})
+        ]
 
     async def run(self, execution_id: uuid.UUID) -> Execution:
         """idle -> running: the engine picks the execution up. A paused one continues with resume."""
-        row = await self.one("run_execution", {"id": execution_id})
+        row = await self.fetch_one("run_execution", {"id": execution_id})
         if row is None:
             current = await self.get(execution_id)
             raise IllegalTransition(
@@ -113,13 +120,13 @@ class Executions(Scoped):
         return self._row(row, execution_id)
 
     async def pause(self, execution_id: uuid.UUID) -> Execution:
-        return self._after_function(execution_id, await self.one("pause_execution", {"id": execution_id}))
+        return self._after_function(execution_id, await self.fetch_one("pause_execution", {"id": execution_id}))
 
     async def resume(self, execution_id: uuid.UUID) -> Execution:
-        return self._after_function(execution_id, await self.one("resume_execution", {"id": execution_id}))
+        return self._after_function(execution_id, await self.fetch_one("resume_execution", {"id": execution_id}))
 
     async def cancel(self, execution_id: uuid.UUID) -> Execution:
-        return self._after_function(execution_id, await self.one("cancel_execution", {"id": execution_id}))
+        return self._after_function(execution_id, await self.fetch_one("cancel_execution", {"id": execution_id}))
 
     async def complete(self, execution_id: uuid.UUID, execution_context: dict[str, Any] | None = None) -> Execution:
         return await self._finish(execution_id, ExecutionStatus.COMPLETED, execution_context)
@@ -138,17 +145,14 @@ class Executions(Scoped):
                 )
             ).fetchone()
             # read after the update: becoming final may log (a pending checkpoint closes)
-            head = await (await conn.execute(Q["log_head"], {"execution_id": execution_id})).fetchone()
-            if head is None:
-                raise NotFound(f"no execution {execution_id} visible here", "P0002")
+            head = await self.logs.head_in(conn, execution_id)
             if row is None:
                 raise IllegalTransition(f"execution {execution_id} is already error", "AE001")
-            last = Head(head["user_id"], head["last_seq"], head["last_hash"])
             await conn.execute(
                 Q["append_log"],
-                chained(
+                append_params(
                     execution_id,
-                    last,
+                    head,
                     LogEventType.ERROR_OCCURRED.value,
                     None,
                     jsonb_text(error),
@@ -156,7 +160,7 @@ class Executions(Scoped):
                     datetime.now(UTC),
                 ),
             )
-        self.core.heads.forget(execution_id)
+        self.logs.invalidate_head(execution_id)
         return self._row(row, execution_id)
 
     async def update_context(
@@ -165,7 +169,7 @@ class Executions(Scoped):
         """Store new context, shaped by the execution's level, secrets sealed; ``current_step_id`` is kept."""
         current = await self.get(execution_id)
         validate_step_id(current_step_id)
-        row = await self.one(
+        row = await self.fetch_one(
             "update_context",
             {
                 "id": execution_id,
@@ -183,10 +187,10 @@ class Executions(Scoped):
 
     async def _finish(self, execution_id: uuid.UUID, status: ExecutionStatus, ctx: dict[str, Any] | None) -> Execution:
         sealed = await self._sealed_or_none(execution_id, ctx)
-        row = await self.one(
+        row = await self.fetch_one(
             "finish_execution", {"id": execution_id, "status": status.value, "execution_context": sealed}
         )
-        self.core.heads.forget(execution_id)  # becoming final may have logged (a pending checkpoint closes)
+        self.logs.invalidate_head(execution_id)  # becoming final may have logged (a pending checkpoint closes)
         return await self._changed(row, execution_id, status)
 
     async def _changed(self, row: dict[str, Any] | None, execution_id: uuid.UUID, status: ExecutionStatus) -> Execution:
@@ -196,5 +200,5 @@ class Executions(Scoped):
         return self._row(row, execution_id)
 
     def _after_function(self, execution_id: uuid.UUID, row: dict[str, Any] | None) -> Execution:
-        self.core.heads.forget(execution_id)  # the function logged the action itself
+        self.logs.invalidate_head(execution_id)  # the function logged the action itself
         return self._row(row, execution_id)

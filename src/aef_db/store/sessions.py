@@ -63,7 +63,7 @@ class BrowserSessions(Scoped):
         session_id = session_id or f"bs_{uuid.uuid4().hex}"
         if not SESSION_ID.match(session_id):
             raise ValueError("session_id must be 1 to 128 letters, digits or _.:-")
-        row = await self.one(
+        row = await self.fetch_one(
             "insert_session",
             {
                 "id": session_id,
@@ -75,7 +75,7 @@ class BrowserSessions(Scoped):
         return self._row(row, session_id)
 
     async def get(self, session_id: str) -> BrowserSession:
-        return self._row(await self.one("get_session", {"id": session_id}), session_id)
+        return self._row(await self.fetch_one("get_session", {"id": session_id}), session_id)
 
     async def lease(
         self,
@@ -93,7 +93,7 @@ class BrowserSessions(Scoped):
             raise ValueError("ttl must be positive and pool_size at least 1")
         lease = {"user_id": user_id, "mode": mode.value, "execution_id": execution_id, "holder": holder, "ttl": ttl}
         if mode is not SessionMode.ISOLATED:
-            row = await self.one("lease_free_session", lease)
+            row = await self.fetch_one("lease_free_session", lease)
             if row is not None:
                 return self._row(row, row["id"])
         async with self.transaction() as conn:  # none free: create one, where the mode allows
@@ -120,28 +120,30 @@ class BrowserSessions(Scoped):
 
     async def heartbeat(self, session_id: str, execution_id: uuid.UUID, ttl: timedelta = DEFAULT_TTL) -> BrowserSession:
         """Renew the lease and last_active; LeaseLost if this execution no longer holds it."""
-        row = await self.one("renew_lease", {"id": session_id, "execution_id": execution_id, "ttl": ttl})
+        row = await self.fetch_one("renew_lease", {"id": session_id, "execution_id": execution_id, "ttl": ttl})
         if row is None:
             raise LeaseLost(f"execution {execution_id} no longer holds session {session_id}")
         return self._row(row, session_id)
 
     async def release(self, session_id: str, execution_id: uuid.UUID) -> BrowserSession:
         """Give the session back: isolated sessions end, the others go idle for the next lease."""
-        row = await self.one("release_lease", {"id": session_id, "execution_id": execution_id})
+        row = await self.fetch_one("release_lease", {"id": session_id, "execution_id": execution_id})
         if row is None:
             raise LeaseLost(f"execution {execution_id} no longer holds session {session_id}")
         return self._row(row, session_id)
 
     async def reclaim_expired(self, max_rows: int = 1000) -> int:
         """Free leases whose holder stopped heartbeating (they may also be taken over directly)."""
-        return len(await self.all("reclaim_leases", {"max_rows": max_rows}))
+        return len(await self.fetch_all("reclaim_leases", {"max_rows": max_rows}))
 
     async def set_data(self, session_id: str, session_data: dict[str, Any]) -> BrowserSession:
-        row = await self.one(
+        row = await self.fetch_one(
             "set_session_data", {"id": session_id, "session_data": self._sealed(session_id, session_data)}
         )
         return self._row(row, session_id)
 
     async def terminate(self, session_id: str, *, error: bool = False) -> BrowserSession:
         status = BrowserSessionStatus.ERROR if error else BrowserSessionStatus.TERMINATED
-        return self._row(await self.one("set_session_status", {"id": session_id, "status": status.value}), session_id)
+        return self._row(
+            await self.fetch_one("set_session_status", {"id": session_id, "status": status.value}), session_id
+        )
