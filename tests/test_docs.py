@@ -203,6 +203,16 @@ def test_every_public_store_method_is_documented() -> None:
     )
 
 
+def test_every_store_error_is_documented() -> None:
+    import aef_db.store as package
+
+    errors = [n for n in package.__all__ if inspect.isclass(cls := getattr(package, n)) and issubclass(cls, Exception)]
+    assert "StoreError" in errors
+    text = (ROOT / "docs" / "store.md").read_text()
+    missing = [name for name in errors if f"`{name}`" not in text]
+    assert not missing, f"exceptions of aef_db.store that docs/store.md never names: {missing}"
+
+
 def _anchors(text: str) -> set[str]:
     """GitHub's anchors for the headings of a markdown text (code blocks skipped)."""
     prose = re.sub(r"^```.*?^```", "", text, flags=re.MULTILINE | re.DOTALL)
