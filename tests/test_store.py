@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from aef_db.models import CheckpointStatus, ContextLevel, ExecutionStatus
 from aef_db.secrets import Secret
 from aef_db.store import AlreadyResolved, IllegalTransition, NotFound, PermissionDenied, Store
+from aef_db.store.heads import Head, HeadCache
 
 from . import factories as f
 from .conftest import Database
@@ -212,3 +213,24 @@ def test_a_user_starts_executions_without_secrets_and_without_choosing_the_id(mi
     mine, engine = run(migrated, body)
     assert mine.execution_context == {"invoice": 7} and engine.execution_context == {"pw": "pw"}
     assert f.one(migrated, "select count(*) from public.aef_executions") == 2
+
+
+def test_the_head_cache_is_bounded_least_recently_used_out() -> None:
+    cache = HeadCache(capacity=2)
+    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    cache.remember(a, Head(OWNER, 1, b"a"))
+    cache.remember(b, Head(OWNER, 1, b"b"))
+    assert cache.get(a) == Head(OWNER, 1, b"a")  # a is now the most recently used
+    cache.remember(c, Head(OWNER, 1, b"c"))
+    assert cache.get(b) is None and cache.get(a) is not None and cache.get(c) is not None and len(cache) == 2
+    cache.forget(a)
+    assert cache.get(a) is None and len(cache) == 1
+
+
+def test_only_logs_keeps_the_head_cache() -> None:
+    """The other components tell Logs (invalidate_head); none of them holds the cache."""
+    store = Store("postgresql://unused", cipher=None)  # never opened
+    parts = {name: getattr(store, name) for name in ("core", "executions", "logs", "checkpoints", "sessions")}
+    holders = {name for name, part in parts.items() if any(isinstance(v, HeadCache) for v in vars(part).values())}
+    assert holders == {"logs"}
+    assert store.as_user(OWNER).logs._heads is store.logs._heads  # one cache for a store and its views
