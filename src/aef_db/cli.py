@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,14 +18,14 @@ from rich.table import Table
 
 from aef_db import __version__, compat, doctor, schema_docs, schema_dump
 from aef_db import migrations as migration_files
-from aef_db.cluster import Cluster
+from aef_db.cluster import Cluster, ensure_embedded_cluster
 from aef_db.connection import connect, require_supported_server
+from aef_db.database_url import resolve_url
 from aef_db.errors import AefDbError
 from aef_db.redaction import redact, scrub
 from aef_db.rotation import rotate
 from aef_db.runner import Runner, State
 from aef_db.secrets import Cipher, generate_key
-from aef_db.target import resolve_url
 
 out = Console()
 err = Console(stderr=True)
@@ -68,7 +69,7 @@ database_url_option = click.option(
     "--database-url",
     envvar="DATABASE_URL",
     metavar="URL",
-    help="PostgreSQL URL. Default: $DATABASE_URL, else the embedded cluster under $AEF_DB_HOME.",
+    help="PostgreSQL URL. Default: $DATABASE_URL, else the embedded cluster under $AEF_DB_HOME (started if stopped).",
 )
 migrations_dir_option = click.option(
     "--migrations-dir",
@@ -80,6 +81,19 @@ migrations_dir_option = click.option(
 
 def _load(migrations_dir: Path | None) -> list[migration_files.Migration]:
     return migration_files.load(migrations_dir)
+
+
+def _url_or_start_embedded(database_url: str | None) -> str:
+    """The URL given (--database-url or DATABASE_URL); else the embedded cluster's, started if stopped."""
+    if not database_url:
+        _start_embedded()
+    return resolve_url(database_url)
+
+
+def _start_embedded() -> None:
+    cluster, started = ensure_embedded_cluster()
+    if started:
+        _note(f"started the embedded cluster in {cluster.home} (127.0.0.1:{cluster.status().port})", soft_wrap=True)
 
 
 class _TreeGroup(click.Group):
@@ -182,7 +196,7 @@ def migrate() -> None:
 @handle_errors
 def migrate_up(to: str | None, database_url: str | None, migrations_dir: Path | None) -> None:
     """Apply pending migrations, each file in one transaction."""
-    runner = Runner(resolve_url(database_url, _note), _load(migrations_dir), report=_note)
+    runner = Runner(_url_or_start_embedded(database_url), _load(migrations_dir), report=_note)
     applied = runner.up(to)
     _note(f"applied {len(applied)} migration(s)" if applied else "nothing to apply: up to date")
 
@@ -198,10 +212,11 @@ def migrate_down(
     to: str | None, all_: bool, steps: int | None, database_url: str | None, migrations_dir: Path | None
 ) -> None:
     """Revert migrations with their rollback files, newest first."""
-    if sum((to is not None, all_, steps is not None)) != 1:
-        raise click.UsageError("give exactly one of --to VERSION, --all or --steps N")
-    runner = Runner(resolve_url(database_url, _note), _load(migrations_dir), report=_note)
-    reverted = runner.down(to=to, all_=all_, steps=steps)
+    runner = Runner(_url_or_start_embedded(database_url), _load(migrations_dir), report=_note)
+    try:
+        reverted = runner.down(to=to, all_=all_, steps=steps)
+    except ValueError as exc:  # Runner.down holds the rule; here it is said in the options' names
+        raise click.UsageError("give exactly one of --to VERSION, --all or --steps N") from exc
     _note(f"reverted {len(reverted)} migration(s)" if reverted else "nothing to revert")
 
 
@@ -212,7 +227,7 @@ def migrate_down(
 @handle_errors
 def migrate_status(as_json: bool, database_url: str | None, migrations_dir: Path | None) -> None:
     """List migrations as applied, pending or changed since they were applied."""
-    report = Runner(resolve_url(database_url, _note), _load(migrations_dir)).status()
+    report = Runner(_url_or_start_embedded(database_url), _load(migrations_dir)).status()
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
         return
@@ -254,7 +269,7 @@ def compat_group() -> None:
 @handle_errors
 def compat_status(database_url: str | None) -> None:
     """Say whether the database is Supabase, compat (plain + layer) or missing the layer."""
-    with connect(resolve_url(database_url, _note)) as conn:
+    with connect(_url_or_start_embedded(database_url)) as conn:
         require_supported_server(conn)
         status = compat.detect(conn)
     out.print(status.describe(), highlight=False)
@@ -267,7 +282,7 @@ def compat_status(database_url: str | None) -> None:
 @handle_errors
 def compat_install(database_url: str | None) -> None:
     """Create the missing Supabase objects (needs a superuser); changes nothing on Supabase."""
-    url = resolve_url(database_url, _note)
+    url = _url_or_start_embedded(database_url)
     with connect(url) as conn:
         require_supported_server(conn)
         status = compat.install(conn)
@@ -288,7 +303,7 @@ def docs_group() -> None:
 @handle_errors
 def docs_schema(output: Path | None, database_url: str | None) -> None:
     """Render docs/schema.md from the catalog and comments of a migrated database."""
-    with connect(resolve_url(database_url, _note)) as conn:
+    with connect(_url_or_start_embedded(database_url)) as conn:
         require_supported_server(conn)
         text = schema_docs.render(conn)
     if output is None:
@@ -304,7 +319,7 @@ def docs_schema(output: Path | None, database_url: str | None) -> None:
 @handle_errors
 def docs_schema_sql(output: Path | None, database_url: str | None) -> None:
     """Dump aef-db's schemas as pg_dump --schema-only prints them (src/aef_db/sql/schema.sql)."""
-    text = schema_dump.dump(resolve_url(database_url, _note))
+    text = schema_dump.dump(_url_or_start_embedded(database_url))
     if output is None:
         click.echo(text, nl=False)
     else:
@@ -316,24 +331,27 @@ def docs_schema_sql(output: Path | None, database_url: str | None) -> None:
 
 
 @main.command("demo")
-@database_url_option
+@click.option(
+    "--database-url",
+    metavar="URL",
+    help="Run it on this database, already migrated. Default: the embedded cluster, started and migrated"
+    " if needed ($DATABASE_URL is not used).",
+)
 @handle_errors
 def demo_command(database_url: str | None) -> None:
     """Run a sample SOP execution end to end (simulated browser) and show its timeline."""
-    import asyncio
-
     from aef_db import demo
 
-    url = resolve_url(database_url, _note)
-    Runner(url, report=_note).up()
-    cipher, where = demo.demo_cipher(Cluster.default().home)
-    _note(f"secrets are sealed with {where}")
-    execution = asyncio.run(demo.run_demo(url, cipher, out))
-    out.print(demo.timeline(url, execution, cipher))
-    table, clean = demo.summary(url)
-    out.print(table)
-    out.print(f"execution {execution.id}: [bold]{execution.status.value}[/bold]")
-    if not clean:
+    if database_url is None and os.environ.get("DATABASE_URL"):
+        raise click.UsageError(
+            "the demo writes sample rows, so it does not use $DATABASE_URL: pass --database-url URL to run it"
+            " there, or unset DATABASE_URL to use the embedded cluster"
+        )
+    own_cluster = database_url is None
+    if own_cluster:
+        _start_embedded()
+    url = database_url or resolve_url(None)
+    if not demo.run(url, migrate=own_cluster, home=Cluster.default().home, console=out, report=_note):
         sys.exit(1)
 
 
@@ -365,37 +383,22 @@ def audit_verify(
     execution_id: Any, since: Any, digest_path: Path | None, as_json: bool, database_url: str | None
 ) -> None:
     """Recompute every chain. Exit 0: intact; 1: tampering found; 2: could not check."""
-    import datetime as dt
-
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from aef_db.audit import digest as audit_digest
-    from aef_db.audit.verify import VerifyError, verify
+    from aef_db.audit.verify import VerifyError, verify_database
 
-    pinned = audit_digest.load(digest_path) if digest_path else None
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=dt.UTC)
     try:
-        conn = connect(resolve_url(database_url, _note))
+        url = _url_or_start_embedded(database_url)
     except AefDbError as exc:  # could not check: exit 2, never 1 (which means tampering)
         raise VerifyError(str(exc)) from exc
-    with (
-        conn,
-        Progress(
-            TextColumn("verifying"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=err,
-            transient=True,
-            disable=as_json,
-        ) as bar,
-    ):
+    columns = (TextColumn("verifying"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=err, transient=True, disable=as_json) as bar:
         task = bar.add_task("events", total=None)
-        report = verify(
-            conn,
+        report = verify_database(
+            url,
             execution_id=execution_id,
             since=since,
-            digest=pinned,
+            digest_path=digest_path,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     if as_json:
@@ -424,7 +427,7 @@ def audit_digest_command(output: Path | None, database_url: str | None) -> None:
     """Write every chain head and one root hash over them: keep it outside the database."""
     from aef_db.audit import digest as audit_digest
 
-    with connect(resolve_url(database_url, _note)) as conn:
+    with connect(_url_or_start_embedded(database_url)) as conn:
         snapshot = audit_digest.take(conn)
     if output is None:
         click.echo(snapshot.to_json(), nl=False)
@@ -440,15 +443,11 @@ def audit_digest_command(output: Path | None, database_url: str | None) -> None:
 @handle_errors
 def audit_archive(execution_id: Any, location: str, database_url: str | None) -> None:
     """Remove a final execution's log through the sanctioned function, leaving a tombstone."""
-    from aef_db.audit.digest import Q as AUDIT_Q
+    from aef_db.audit.archive import archive
 
-    with connect(resolve_url(database_url, _note)) as conn:
-        try:
-            stone = conn.execute(AUDIT_Q["archive"], {"execution_id": execution_id, "location": location}).fetchone()
-        except psycopg.Error as exc:
-            raise AefDbError(f"archive refused: {exc.diag.message_primary or exc}") from exc
+    stone = archive(_url_or_start_embedded(database_url), execution_id, location)
     out.print(
-        f"archived execution {execution_id} up to seq {stone['last_seq']} (head {stone['head_hash']}) -> {stone['location']}"
+        f"archived execution {execution_id} up to seq {stone.last_seq} (head {stone.head_hash}) -> {stone.location}"
     )
 
 
@@ -483,7 +482,7 @@ def secrets_rotate(database_url: str | None) -> None:
         raise click.UsageError(
             "set AEF_DB_ENCRYPTION_KEY or AEF_DB_KEYFILE: rotation needs the old keys and the new one"
         )
-    report = rotate(resolve_url(database_url, _note), cipher)
+    report = rotate(_url_or_start_embedded(database_url), cipher)
     _note(
         f"re-sealed {report.tokens} secret(s) in {report.executions} execution(s) and {report.sessions} session(s)"
         f" under key {cipher.active}"
@@ -508,7 +507,7 @@ def secrets_rotate(database_url: str | None) -> None:
 @handle_errors
 def doctor_command(as_json: bool, database_url: str | None, migrations_dir: Path | None) -> None:
     """Check that a database is fit for aef-db; exit 1 when something is wrong."""
-    checks = doctor.run(resolve_url(database_url, _note), _load(migrations_dir))
+    checks = doctor.run(_url_or_start_embedded(database_url), _load(migrations_dir))
     if as_json:
         click.echo(json.dumps([c.as_dict() | {"detail": scrub(c.detail, database_url)} for c in checks], indent=2))
     else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,7 +24,10 @@ from rich.table import Table
 
 from aef_db import sql as package_sql
 from aef_db.connection import connect
+from aef_db.errors import AefDbError
 from aef_db.models import Execution
+from aef_db.redaction import redact
+from aef_db.runner import Runner, State
 from aef_db.secrets import Cipher, Secret, generate_key
 from aef_db.store import Store
 
@@ -32,6 +36,37 @@ USER = uuid.UUID("5eed0000-0000-4000-8000-0000000000a1")
 SOP = uuid.UUID("5eed0000-0000-4000-8000-0000000000b1")
 PASSWORD, COOKIE = "portal-pa55word", "sid=8c1f-demo-cookie"
 STEPS = ["open_portal", "login", "find_invoices", "download", "review", "validate", "archive"]
+
+
+class NotMigrated(AefDbError):
+    """The demo's database lacks migrations, and it is not one the demo may migrate."""
+
+    exit_code = 2
+
+
+def run(url: str, *, migrate: bool, home: Path, console: Console, report: Callable[[str], None]) -> bool:
+    """The whole demo: migrations, one execution, its timeline and the summary. True when no secret is in clear.
+
+    ``migrate`` is for aef-db's own embedded cluster only: any other database is
+    someone's, so its schema is left alone and it must be migrated already.
+    """
+    runner = Runner(url, report=report)
+    if migrate:
+        runner.up()
+    elif pending := [m.version for m in runner.status().migrations if m.state is State.PENDING]:
+        raise NotMigrated(
+            f"{redact(url)} has {len(pending)} pending migration(s) ({pending[0]}...); the demo migrates only"
+            " the embedded cluster. Apply them first if this database is meant for aef-db: aef-db migrate up"
+            " --database-url URL. Nothing was changed."
+        )
+    cipher, where = demo_cipher(home)
+    report(f"secrets are sealed with {where}")
+    execution = asyncio.run(run_demo(url, cipher, console))
+    console.print(timeline(url, execution, cipher))
+    table, clean = summary(url)
+    console.print(table)
+    console.print(f"execution {execution.id}: [bold]{execution.status.value}[/bold]")
+    return clean
 
 
 def demo_cipher(home: Path) -> tuple[Cipher, str]:

@@ -21,15 +21,18 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from operator import itemgetter
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg.rows import tuple_row
 
+from aef_db.audit import digest as digest_file
 from aef_db.audit.canonical import event_hash
 from aef_db.audit.digest import Digest, Q
+from aef_db.connection import connect
 from aef_db.errors import AefDbError
 
 STREAM_CHUNK = 1_000  # rows per message where libpq can chunk (17+); one row at a time otherwise
@@ -216,3 +219,27 @@ def verify(
     report.archived += sorted(set(tombs) - seen_chains - set(heads) - set(pins))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def verify_database(
+    url: str,
+    *,
+    execution_id: uuid.UUID | None = None,
+    since: datetime | None = None,
+    digest_path: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    """``verify`` on the database at ``url``; ``since`` without a zone is UTC.
+
+    Failing to connect or to read the digest raises VerifyError or DigestError
+    (exit 2, "could not check"), never a finding (exit 1 means tampering).
+    """
+    pinned = digest_file.load(digest_path) if digest_path is not None else None
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    try:
+        conn = connect(url)
+    except AefDbError as exc:
+        raise VerifyError(str(exc)) from exc
+    with conn:
+        return verify(conn, execution_id=execution_id, since=since, digest=pinned, progress=progress)

@@ -1,46 +1,35 @@
-"""The embedded PostgreSQL cluster under ``$AEF_DB_HOME`` (default ``./.aef``).
+"""The embedded cluster's life: create it, start and stop it, say where it listens.
 
-Layout::
+Layout under ``$AEF_DB_HOME`` (default ``./.aef``)::
 
-    $AEF_DB_HOME/cluster.json      port and passwords (mode 0600, owned by the invoker)
-    $AEF_DB_HOME/pg/               owned by the service user, mode 0700
-    $AEF_DB_HOME/pg/data/          the cluster (initdb)
-    $AEF_DB_HOME/pg/postgres.log   the server log, kept across restarts
-    $AEF_DB_HOME/pg/run/           the unix socket
-
-initdb and postgres refuse to run as root, so when invoked as root the cluster
-runs as the unprivileged system user ``aefdb``, created on first use. The
-cluster copies hosted Supabase's privilege split: the superuser is ``aef_admin``
-(Supabase: ``supabase_admin``) and the application role ``postgres`` is not a
-superuser, so migrations meet the same limits here as in production.
+    cluster.json      port and passwords (mode 0600, owned by the invoker)
+    pg/               owned by the service user, mode 0700 (elsewhere when it could not reach it)
+    pg/data/          the cluster (initdb)
+    pg/postgres.log   the server log, kept across restarts
+    pg/run/           the unix socket
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import pwd
 import secrets
-import shutil
-import socket
-import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
-from aef_db import sql as package_sql
-from aef_db.connection import connect, run_file, run_script
+from aef_db.cluster import ports
+from aef_db.cluster.binaries import find_pg_bin, pg_cron_installed
+from aef_db.cluster.bootstrap import OWNER, SUPERUSER, bootstrap
+from aef_db.cluster.identity import check_ownership, default_pg_root, service_identity
+from aef_db.cluster.locks import clear_stale_locks
 from aef_db.errors import ClusterError
 
-SERVICE_USER = "aefdb"
-SUPERUSER = "aef_admin"
-OWNER = "postgres"
 DEFAULT_HOME = ".aef"
 _CONF_FILE = "aef-db.conf"
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes; leave room for "/.s.PGSQL.NNNNN"
-_Q = package_sql.queries("cluster/queries.sql")
 
 
 @dataclass(frozen=True)
@@ -51,24 +40,6 @@ class ClusterStatus:
     port: int | None
     data_dir: Path
     log_path: Path
-
-
-def find_pg_bin() -> Path:
-    """The bin directory of PostgreSQL 15 or newer: $AEF_DB_PG_BIN, Debian's layout, then PATH."""
-    if env := os.environ.get("AEF_DB_PG_BIN"):
-        candidates = [Path(env)]
-    else:
-        candidates = [Path(f"/usr/lib/postgresql/{v}/bin") for v in (17, 16, 15)]
-        if found := shutil.which("initdb"):
-            candidates.append(Path(found).resolve().parent)
-    for candidate in candidates:
-        if (candidate / "initdb").exists() and (candidate / "pg_ctl").exists():
-            return candidate
-    raise ClusterError(
-        "PostgreSQL 15 server binaries not found (looked in "
-        + ", ".join(map(str, candidates))
-        + "). Install them (apt-get install postgresql-15) or set AEF_DB_PG_BIN."
-    )
 
 
 class Cluster:
@@ -88,17 +59,21 @@ class Cluster:
     # -- public API -------------------------------------------------------
 
     def start(self) -> bool:
-        """Initialise on first use, then start. Returns False when it was already running."""
-        uid, gid = self._service_identity()
-        self._check_ownership(uid)
+        """Initialise on first use, then start. Returns False when it was already running.
+
+        After a crash it comes back on the port in cluster.json, unless another
+        server now listens there (see ``ports``).
+        """
+        uid, gid = service_identity()
+        check_ownership([self.pg_root, self.data_dir], uid)
         if not self._initialized():
             self._initdb(uid, gid)
         if self._running_pid() is not None:
             return False
-        self._remove_stale_pid_file()
+        clear_stale_locks(self.data_dir, self.run_dir)
         config = self._config()
-        if not _port_free(config["port"]):
-            config["port"] = _free_port()
+        if ports.taken(config["port"]):
+            config["port"] = ports.free_port()
             self._save_config(config)
         self._write_server_conf(config["port"], uid, gid)
         result = self._pg(
@@ -107,7 +82,9 @@ class Cluster:
         if result.returncode != 0:
             raise ClusterError(f"the cluster did not start: {_last_lines(self.log_path)}", self.log_path)
         if not config.get("bootstrapped"):
-            self._bootstrap(config)
+            bootstrap(self.url(superuser=True), config["owner_password"])
+            config["bootstrapped"] = True
+            self._save_config(config)
         return True
 
     def stop(self) -> bool:
@@ -138,60 +115,15 @@ class Cluster:
         credentials = f"{user}:{quote(password, safe='')}"
         if socket and len(str(self.run_dir)) <= _SOCKET_PATH_MAX:
             return f"postgresql://{credentials}@/{quote(database, safe='')}?host={quote(str(self.run_dir))}&port={config['port']}"
-        return f"postgresql://{credentials}@127.0.0.1:{config['port']}/{quote(database, safe='')}"
+        return f"postgresql://{credentials}@{ports.HOST}:{config['port']}/{quote(database, safe='')}"
 
-    # -- identity and ownership -------------------------------------------
+    # -- creation -------------------------------------------------------------
 
     def _locate_pg_root(self) -> Path:
-        """$AEF_DB_HOME/pg, unless root's service user could not reach it there.
-
-        A home inside a directory closed to other users (such as /root) would
-        lock the service user out, so its files then live in
-        /var/lib/aef-db/<hash of the home>, recorded in cluster.json.
-        """
-        if self.config_path.exists() and (recorded := json.loads(self.config_path.read_text()).get("pg_root")):
+        # recorded at initdb, so a later Cluster finds the data wherever it went
+        if self.config_path.exists() and (recorded := self._config().get("pg_root")):
             return Path(recorded)
-        if os.geteuid() == 0 and not _reachable_by_others(self.home):
-            digest = hashlib.sha256(str(self.home).encode()).hexdigest()[:16]
-            return Path("/var/lib/aef-db") / digest
-        return self.home / "pg"
-
-    def _service_identity(self) -> tuple[int, int]:
-        if os.geteuid() != 0:
-            return os.getuid(), os.getgid()
-        try:
-            entry = pwd.getpwnam(SERVICE_USER)
-        except KeyError:
-            created = subprocess.run(
-                [
-                    "useradd",
-                    "--system",
-                    "--user-group",
-                    "--no-create-home",
-                    "--home-dir",
-                    "/nonexistent",
-                    "--shell",
-                    "/usr/sbin/nologin",
-                    SERVICE_USER,
-                ],
-                capture_output=True,
-                text=True,
-            )
-            if created.returncode != 0 and "already exists" not in created.stderr:
-                raise ClusterError(f"cannot create the system user {SERVICE_USER}: {created.stderr.strip()}") from None
-            entry = pwd.getpwnam(SERVICE_USER)
-        return entry.pw_uid, entry.pw_gid
-
-    def _check_ownership(self, uid: int) -> None:
-        for path in (self.pg_root, self.data_dir):
-            if path.exists() and path.stat().st_uid != uid:
-                owner = _user_name(path.stat().st_uid)
-                raise ClusterError(
-                    f"{path} belongs to {owner}, not to {_user_name(uid)} who runs the cluster;"
-                    " refusing to touch another user's cluster. Use another AEF_DB_HOME."
-                )
-
-    # -- init and bootstrap -------------------------------------------------
+        return default_pg_root(self.home)
 
     def _initialized(self) -> bool:
         return (self.data_dir / "PG_VERSION").exists() and self.config_path.exists()
@@ -206,7 +138,7 @@ class Cluster:
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chown(path, uid, gid)
         config = {
-            "port": _free_port(),
+            "port": ports.free_port(),
             "superuser_password": secrets.token_urlsafe(24),
             "owner_password": secrets.token_urlsafe(24),
             "bootstrapped": False,
@@ -239,25 +171,16 @@ class Cluster:
             conf.write(f"\n# aef-db's settings, rewritten at every start\ninclude = '{_CONF_FILE}'\n")
         self._save_config(config)
 
-    def _bootstrap(self, config: dict) -> None:
-        with connect(self.url(superuser=True)) as conn:
-            with conn.transaction():
-                conn.execute(_Q["set_owner_password"], {"password": config["owner_password"]})
-                run_file(conn, "cluster/bootstrap.sql")
-            run_script(conn, "compat/install.sql")
-        config["bootstrapped"] = True
-        self._save_config(config)
-
     def _write_server_conf(self, port: int, uid: int, gid: int) -> None:
         settings = {
-            "listen_addresses": "'127.0.0.1'",
+            "listen_addresses": f"'{ports.HOST}'",
             "port": str(port),
             "unix_socket_directories": f"'{self.run_dir}'" if len(str(self.run_dir)) <= _SOCKET_PATH_MAX else "''",
             "wal_level": "logical",  # Supabase Realtime reads changes through logical decoding
             "max_wal_senders": "10",
             "max_replication_slots": "10",
         }
-        if _pg_cron_installed():
+        if pg_cron_installed():
             settings["shared_preload_libraries"] = "'pg_cron'"
             settings["cron.database_name"] = "'postgres'"
         settings.update(self.extra_settings)
@@ -268,7 +191,10 @@ class Cluster:
     # -- process state --------------------------------------------------------
 
     def _running_pid(self) -> int | None:
-        """The postmaster's pid when it is alive and really serves this data directory."""
+        """The postmaster's pid when it is alive and really serves this data directory.
+
+        A zombie (killed, not yet reaped) has an empty cmdline, so it counts as gone.
+        """
         pid = _read_pid(self.data_dir / "postmaster.pid")
         if pid is None:
             return None
@@ -279,27 +205,23 @@ class Cluster:
         serves_us = any(arg.decode(errors="replace").startswith(str(self.data_dir)) for arg in cmdline)
         return pid if cmdline and cmdline[0].endswith(b"postgres") and serves_us else None
 
-    def _remove_stale_pid_file(self) -> None:
-        # left by a crash or a reboot: postgres itself would refuse to start if the pid is now reused
-        pid_file = self.data_dir / "postmaster.pid"
-        if pid_file.exists():
-            pid_file.unlink()
-
-    # -- helpers --------------------------------------------------------------
-
     def _pg(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
-        uid, gid = self._service_identity()
+        """Run a PostgreSQL binary as the service user."""
+        uid, gid = service_identity()
         binary = find_pg_bin() / argv[0]
-        as_service = {"user": uid, "group": gid, "extra_groups": []} if os.geteuid() == 0 else {}
+        as_service: dict[str, Any] = {"user": uid, "group": gid, "extra_groups": []} if os.geteuid() == 0 else {}
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
         return subprocess.run(
             [str(binary), *argv[1:]], capture_output=True, text=True, cwd=self.pg_root, env=env, **as_service
         )
 
-    def _config(self) -> dict:
-        return json.loads(self.config_path.read_text())
+    # -- cluster.json ---------------------------------------------------------
 
-    def _save_config(self, config: dict) -> None:
+    def _config(self) -> dict[str, Any]:
+        config: dict[str, Any] = json.loads(self.config_path.read_text())
+        return config
+
+    def _save_config(self, config: dict[str, Any]) -> None:
         tmp = self.config_path.with_suffix(".tmp")
         tmp.touch(mode=0o600)
         tmp.chmod(0o600)
@@ -307,48 +229,21 @@ class Cluster:
         tmp.replace(self.config_path)
 
 
-def _reachable_by_others(path: Path) -> bool:
-    """Whether every existing directory from / down to ``path`` is searchable by other users."""
-    return all(not p.exists() or p.stat().st_mode & stat.S_IXOTH for p in [path, *path.parents])
+def ensure_embedded_cluster() -> tuple[Cluster, bool]:
+    """The embedded cluster under $AEF_DB_HOME, created and started if needed; True when this call started it.
+
+    The one place a command starts the cluster without `aef-db db start`: callers
+    call it on purpose and tell the user when it started.
+    """
+    cluster = Cluster.default()
+    return cluster, cluster.start()
 
 
 def _read_pid(path: Path) -> int | None:
     try:
-        first = path.read_text().splitlines()[0]
-        return int(first)
+        return int(path.read_text().splitlines()[0])
     except (OSError, IndexError, ValueError):
         return None
-
-
-def _pg_cron_installed() -> bool:
-    try:
-        result = subprocess.run([str(find_pg_bin() / "pg_config"), "--pkglibdir"], capture_output=True, text=True)
-        libdir = Path(result.stdout.strip())
-    except (OSError, ClusterError):
-        return False
-    return (libdir / "pg_cron.so").exists()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def _user_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return f"uid {uid}"
 
 
 def _last_lines(path: Path, n: int = 15) -> str:
