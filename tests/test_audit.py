@@ -229,6 +229,48 @@ def test_forged_hashes_are_refused_on_insert(migrated: Database, column: str, sq
     assert f.one(migrated, "select count(*) from public.aef_execution_logs") == 2
 
 
+def test_interleaved_writers_are_filled_from_the_slots_and_verify(migrated: Database) -> None:
+    """One statement interleaving 600 executions row by row (more than the fill's 256 slots of 4
+    hold, so some are looked up again), then, in the same transaction, a supplied event and a
+    second filled statement: every hash is aef_private.log_hash of its row, every chain intact."""
+    ids = [f.execution(migrated, status="running") for _ in range(600)]
+    with migrated.connect() as conn, conn.transaction():
+        conn.execute(
+            "insert into public.aef_execution_logs (execution_id, step_id, event_type, data)"
+            " select e, 's' || g, 'step_started', jsonb_build_object('g', g)"
+            " from generate_series(1, 3) g, unnest(%s::uuid[]) e",
+            (ids,),
+        )
+        head = conn.execute(
+            "select seq, hash from public.aef_execution_logs where execution_id = %s order by seq desc limit 1",
+            (ids[0],),
+        ).fetchone()
+        event = {"e": ids[0], "seq": head["seq"] + 1, "prev": head["hash"], "t": dt.datetime.now(dt.UTC)}
+        conn.execute(
+            'insert into public.aef_execution_logs (execution_id, user_id, seq, event_type, "timestamp", prev_hash, hash)'
+            " select %(e)s, e.user_id, %(seq)s, 'user_input', %(t)s, %(prev)s,"
+            "  aef_private.log_hash(%(e)s, %(seq)s, null, 'user_input', %(t)s, '{}', null, %(prev)s)"
+            " from public.aef_executions e where e.id = %(e)s",
+            event,
+        )
+        conn.execute(
+            "insert into public.aef_execution_logs (execution_id, event_type)"
+            " select e, 'step_completed' from unnest(%s::uuid[]) e, generate_series(1, 2)",
+            (ids[:300],),
+        )
+    assert f.one(migrated, "select count(*) from public.aef_execution_logs") == 600 * 3 + 1 + 600
+    assert f.one(migrated, "select max(seq) from public.aef_execution_logs where execution_id = %s", (ids[0],)) == 6
+    assert (
+        f.one(
+            migrated,
+            "select count(*) from public.aef_execution_logs l where l.hash <> aef_private.log_hash(l.execution_id,"
+            ' l.seq, l.step_id, l.event_type, l."timestamp", l.data, l.browser_state, l.prev_hash)',
+        )
+        == 0
+    )
+    assert check(migrated).intact
+
+
 def test_a_forged_seq_is_refused(migrated: Database) -> None:
     execution_id = chain(migrated, 2, 1)[0]
     for seq, state in [(2, "23505"), (4, "AE007")]:

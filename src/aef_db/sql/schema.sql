@@ -862,16 +862,43 @@ CREATE FUNCTION aef_private.logs_fill() RETURNS trigger
     SET enable_seqscan TO 'off'
     AS $$
 declare
-  cursor_parts pg_catalog.text[] := string_to_array(nullif(current_setting('aef.log_cursor', true), ''), '|');
+  cursor_parts pg_catalog.text[] := pg_catalog.string_to_array(pg_catalog.current_setting('aef.log_cursor', true), '|');
+  id pg_catalog.text := new.execution_id::pg_catalog.text;
+  slot pg_catalog.text;
+  cache pg_catalog.text;
+  at pg_catalog.int4;
   owner pg_catalog.uuid;
   last_seq pg_catalog.int8;
   last_hash pg_catalog.bytea;
   ignored pg_catalog.text;
 begin
-  if cursor_parts[1] = new.execution_id::pg_catalog.text and (new.seq is null or new.seq = cursor_parts[3]::pg_catalog.int8 + 1) then
+  if cursor_parts[1] is distinct from id then
+    if cursor_parts[1] is not null then  -- park the cursor's execution in its slot
+      slot := 'aef.log_cursor_' || (pg_catalog.hashtext(cursor_parts[1]) & 255);
+      cache := pg_catalog.current_setting(slot, true);
+      at := pg_catalog.strpos(cache, cursor_parts[1]);
+      if at > 0 then
+        cache := overlay(cache placing pg_catalog.array_to_string(cursor_parts, '|')
+                         from at for pg_catalog.strpos(pg_catalog.substr(cache, at), ';') - 1);
+      else
+        if coalesce(cache, '') = '' then
+          ignored := pg_catalog.set_config('aef.log_slots',
+                                           pg_catalog.concat(pg_catalog.current_setting('aef.log_slots', true), slot, ','), true);
+        end if;
+        cache := pg_catalog.concat(pg_catalog.array_to_string(cursor_parts, '|'), ';',
+                                   pg_catalog.array_to_string((pg_catalog.string_to_array(cache, ';'))[1:3], ';'));
+      end if;
+      ignored := pg_catalog.set_config(slot, cache, true);
+    end if;
+    cache := pg_catalog.current_setting('aef.log_cursor_' || (pg_catalog.hashtext(id) & 255), true);
+    at := pg_catalog.strpos(cache, id);
+    cursor_parts := case when at > 0
+                         then pg_catalog.string_to_array(pg_catalog.split_part(pg_catalog.substr(cache, at), ';', 1), '|') end;
+  end if;
+  if cursor_parts[1] = id and (new.seq is null or new.seq = cursor_parts[3]::pg_catalog.int8 + 1) then
     owner := cursor_parts[2]::pg_catalog.uuid;
     last_seq := cursor_parts[3]::pg_catalog.int8;
-    last_hash := decode(cursor_parts[4], 'hex');
+    last_hash := pg_catalog.decode(cursor_parts[4], 'hex');
   else
     -- One filling writer per execution at a time, until the transaction ends: a
     -- row lock on the execution. No API role can take it (locking rows needs
@@ -896,11 +923,15 @@ begin
   new.seq := coalesce(new.seq, last_seq + 1);
   if new.hash is null then
     new.prev_hash := coalesce(new.prev_hash, last_hash);
-    new.hash := aef_private.log_hash(new.execution_id, new.seq, new.step_id, new.event_type, new."timestamp",
-                                     new.data, new.browser_state, new.prev_hash);
+    new.hash := sha256(convert_to(
+      format(E'aef-log-v1\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n',
+             new.execution_id, new.seq, coalesce(to_jsonb(new.step_id::pg_catalog.text)::pg_catalog.text, 'null'), new.event_type,
+             (extract(epoch from new."timestamp") * 1000000)::pg_catalog.int8, new.data, coalesce(new.browser_state::pg_catalog.text, 'null'),
+             coalesce(encode(new.prev_hash, 'hex'), repeat('0', 64))),
+      'UTF8'));
   end if;
   -- an assignment, not PERFORM: it takes PL/pgSQL's fast path instead of a query per row
-  ignored := set_config('aef.log_cursor', concat_ws('|', new.execution_id, owner, new.seq, encode(new.hash, 'hex')), true);
+  ignored := pg_catalog.set_config('aef.log_cursor', pg_catalog.concat_ws('|', id, owner, new.seq, pg_catalog.encode(new.hash, 'hex')), true);
   return new;
 end
 $$;
@@ -927,8 +958,17 @@ CREATE FUNCTION aef_private.logs_verify_batch() RETURNS trigger
 declare
   bad pg_catalog.record;
   ignored pg_catalog.text;
+  slot pg_catalog.text;
 begin
-  ignored := set_config('aef.log_cursor', '', true);  -- an assignment: no query per statement
+  -- the fill's cursor and slots (assignments: no query per statement)
+  ignored := pg_catalog.set_config('aef.log_cursor', '', true);
+  ignored := pg_catalog.current_setting('aef.log_slots', true);
+  if ignored <> '' then
+    foreach slot in array pg_catalog.string_to_array(pg_catalog.rtrim(ignored, ','), ',') loop
+      ignored := pg_catalog.set_config(slot, '', true);
+    end loop;
+    ignored := pg_catalog.set_config('aef.log_slots', '', true);
+  end if;
 
   -- Every hash matches its event (the check constraint saw to that, row by row).
   -- Here, one query over the batch in the order it came. A row whose predecessor
