@@ -145,7 +145,7 @@ class SyncLogs(_Component[Logs]):
     head = _blocking(Logs.head)
     hash_before = _blocking(Logs.hash_before)
     append = _blocking(Logs.append)
-    copy_chained = _blocking(Logs.copy_chained)
+    copy = _blocking(Logs.copy)
     read = _blocking(Logs.read)
 
     def invalidate_head(self, execution_id: uuid.UUID) -> None:

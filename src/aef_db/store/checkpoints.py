@@ -19,7 +19,7 @@ from aef_db.store.logs import Logs
 class Checkpoints(Scoped):
     def __init__(self, core: Core, actor: Actor, logs: Logs) -> None:
         super().__init__(core, actor)
-        self.logs = logs  # told when raising or resolving a checkpoint logged
+        self._logs = logs  # told when raising or resolving a checkpoint logged
 
     async def create(
         self,
@@ -63,7 +63,7 @@ class Checkpoints(Scoped):
                     "checkpoint_type": spec.checkpoint_type.value,
                 },
             )
-        self.logs.invalidate_head(execution_id)  # checkpoint_reached was logged by the database
+        self._logs.invalidate_head(execution_id)  # checkpoint_reached was logged by the database
         return Checkpoint.model_validate(row)
 
     async def get(self, checkpoint_id: uuid.UUID) -> Checkpoint:
@@ -90,7 +90,7 @@ class Checkpoints(Scoped):
             },
         )
         checkpoint = Checkpoint.model_validate(row)
-        self.logs.invalidate_head(checkpoint.execution_id)  # resolving logs a user_input event
+        self._logs.invalidate_head(checkpoint.execution_id)  # resolving logs a user_input event
         return checkpoint
 
     async def expire(self, max_rows: int = 1000) -> int:

@@ -29,7 +29,7 @@ from aef_db.store.logs import Logs
 class Executions(Scoped):
     def __init__(self, core: Core, actor: Actor, logs: Logs) -> None:
         super().__init__(core, actor)
-        self.logs = logs  # told when a transition logged, so its head cache stays fresh
+        self._logs = logs  # told when a transition logged, so its head cache stays fresh
 
     def _seal(self, execution_id: uuid.UUID, level: ContextLevel, ctx: dict[str, Any]) -> dict[str, Any]:
         shaped = context.shape(level, ctx)
@@ -145,7 +145,7 @@ class Executions(Scoped):
                 )
             ).fetchone()
             # read after the update: becoming final may log (a pending checkpoint closes)
-            head = await self.logs.head_in(conn, execution_id)
+            head = await self._logs.head_in(conn, execution_id)
             if row is None:
                 raise IllegalTransition(f"execution {execution_id} is already error", "AE001")
             await conn.execute(
@@ -160,7 +160,7 @@ class Executions(Scoped):
                     datetime.now(UTC),
                 ),
             )
-        self.logs.invalidate_head(execution_id)
+        self._logs.invalidate_head(execution_id)
         return self._row(row, execution_id)
 
     async def update_context(
@@ -190,7 +190,7 @@ class Executions(Scoped):
         row = await self.fetch_one(
             "finish_execution", {"id": execution_id, "status": status.value, "execution_context": sealed}
         )
-        self.logs.invalidate_head(execution_id)  # becoming final may have logged (a pending checkpoint closes)
+        self._logs.invalidate_head(execution_id)  # becoming final may have logged (a pending checkpoint closes)
         return await self._changed(row, execution_id, status)
 
     async def _changed(self, row: dict[str, Any] | None, execution_id: uuid.UUID, status: ExecutionStatus) -> Execution:
@@ -200,5 +200,5 @@ class Executions(Scoped):
         return self._row(row, execution_id)
 
     def _after_function(self, execution_id: uuid.UUID, row: dict[str, Any] | None) -> Execution:
-        self.logs.invalidate_head(execution_id)  # the function logged the action itself
+        self._logs.invalidate_head(execution_id)  # the function logged the action itself
         return self._row(row, execution_id)

@@ -152,7 +152,7 @@ class LogWriter:
     async def _write(self, batch: list[_Pending]) -> None:
         for attempt in range(1, 4):
             try:
-                await self.logs.copy_chained(await self._chain(batch))
+                await self.logs.copy(await self._chain(batch))
                 return
             except (SeqConflict, ConstraintViolation) as exc:
                 if exc.sqlstate not in TAKEN or attempt == 3:

@@ -92,7 +92,7 @@ class Logs(Scoped):
             return ExecutionLog.model_validate(row)
         raise AssertionError("unreachable")
 
-    async def copy_chained(self, events: Sequence[ChainedEvent]) -> None:
+    async def copy(self, events: Sequence[ChainedEvent]) -> None:
         """Store chained events with COPY in one transaction, then remember the heads they make.
 
         Safe to retry: when a commit's answer was lost, the retry is refused (their seqs
