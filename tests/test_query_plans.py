@@ -33,9 +33,10 @@ from psycopg.types.json import Jsonb
 
 from aef_db import sql as package_sql
 from aef_db.audit.canonical import jsonb_text
-from aef_db.store.base import ENGINE_ROLE, Head
+from aef_db.store.base import ENGINE_ROLE
 from aef_db.store.base import Q as STORE
-from aef_db.store.logs import chained
+from aef_db.store.events import append_params
+from aef_db.store.heads import Head
 
 from .conftest import Database
 
@@ -81,7 +82,7 @@ def lease(ids: dict[str, Any], mode: str = "pooled") -> dict[str, Any]:
 def next_event(ids: dict[str, Any]) -> dict[str, Any]:
     """append_log's parameters as Logs.append builds them: numbered and hashed onto the head."""
     head = Head(USER, ids["logged_seq"], ids["logged_hash"])
-    return chained(
+    return append_params(
         ids["logged"],
         head,
         "step_started",

@@ -16,7 +16,6 @@ from psycopg_pool import AsyncConnectionPool
 from aef_db import sql as package_sql
 from aef_db.secrets import Cipher, SecretsError
 from aef_db.store.errors import translate
-from aef_db.store.heads import Head as Head  # re-exported: tests/test_query_plans.py imports it from here
 
 Q = package_sql.queries("store/queries.sql")
 ENGINE_ROLE = "service_role"

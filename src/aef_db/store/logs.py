@@ -18,12 +18,9 @@ import psycopg
 from aef_db.models import ExecutionLog, LogEventType
 from aef_db.store.base import Actor, Core, Q, Scoped
 from aef_db.store.errors import TAKEN, ConstraintViolation, NotFound, SeqConflict
-from aef_db.store.events import ChainedEvent, append_params, chain_after, new_event, stored_texts
+from aef_db.store.events import ChainedEvent, chain_after, new_event, stored_texts
 from aef_db.store.heads import Head, HeadCache
 from aef_db.store.log_writer import LogWriter
-
-# the old name of append_params; tests/test_query_plans.py still imports it
-chained = append_params
 
 
 class Logs(Scoped):
