@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
 import psycopg
 
@@ -32,9 +33,10 @@ def archive(url: str, execution_id: uuid.UUID, location: str) -> Tombstone:
     """Archive the log of ``execution_id``; ``location`` says where its events went."""
     with connect(url) as conn:
         try:
-            row = conn.execute(Q["archive"], {"execution_id": execution_id, "location": location}).fetchone()
+            found = conn.execute(Q["archive"], {"execution_id": execution_id, "location": location}).fetchone()
         except psycopg.Error as exc:
             raise AefDbError(f"archive refused: {exc.diag.message_primary or exc}") from exc
+    row = cast("dict[str, Any] | None", found)  # connect() makes dict rows
     assert row is not None  # the function returns its tombstone or raises
     return Tombstone(
         row["execution_id"], row["last_seq"], row["head_hash"], row["location"], row["archived_at"], row["archived_by"]

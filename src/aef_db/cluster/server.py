@@ -137,7 +137,7 @@ class Cluster:
         for path in (self.pg_root, self.run_dir):
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chown(path, uid, gid)
-        config = {
+        config: dict[str, Any] = {
             "port": ports.free_port(),
             "superuser_password": secrets.token_urlsafe(24),
             "owner_password": secrets.token_urlsafe(24),
