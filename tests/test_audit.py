@@ -271,6 +271,41 @@ def test_interleaved_writers_are_filled_from_the_slots_and_verify(migrated: Data
     assert check(migrated).intact
 
 
+@pytest.mark.parametrize(("forged", "sqlstate"), [(None, None), ("prev_hash", "AE009"), ("user_id", "AE006")])
+def test_an_interleaved_supplied_batch_is_checked_link_by_link(
+    migrated: Database, forged: str | None, sqlstate: str | None
+) -> None:
+    """Supplied events interleaved row by row (the statement check reads such a batch sorted):
+    a healthy batch goes in, one forged link or owner anywhere in it is refused."""
+    ids = chain(migrated, 1, 40)
+    statement = """
+        with head as (
+          select l.execution_id as e, l.user_id as u, l.hash as h, x.n from public.aef_execution_logs l
+           join unnest(%(ids)s::uuid[]) with ordinality x(e, n) on x.e = l.execution_id),
+        second as (
+          select e, u, h as prev, aef_private.log_hash(e, 2, null, 'user_input', %(t)s, '{}', null, h) as h, n from head),
+        third as (
+          select e, u, case when %(forged)s = 'prev_hash' and n = 33 then sha256('forged') else h end as prev, n from second)
+        insert into public.aef_execution_logs
+          (execution_id, user_id, seq, event_type, "timestamp", prev_hash, hash)
+        select e, u, seq, 'user_input', %(t)s, prev, aef_private.log_hash(e, seq, null, 'user_input', %(t)s, '{}', null, prev)
+          from (select e, u, 2 as seq, prev, n from second
+                union all
+                select e, case when %(forged)s = 'user_id' and n = 33 then gen_random_uuid() else u end, 3, prev, n
+                  from third) rows
+         order by seq, n"""
+    params = {"ids": ids, "t": dt.datetime.now(dt.UTC), "forged": forged}
+    if sqlstate is None:
+        with migrated.connect() as conn:
+            conn.execute(statement, params)
+        assert f.one(migrated, "select count(*) from public.aef_execution_logs") == 40 * 3
+        assert check(migrated).intact
+        return
+    with pytest.raises(psycopg.Error) as excinfo, migrated.connect() as conn:
+        conn.execute(statement, params)
+    assert excinfo.value.sqlstate == sqlstate, excinfo.value
+
+
 def test_a_forged_seq_is_refused(migrated: Database) -> None:
     execution_id = chain(migrated, 2, 1)[0]
     for seq, state in [(2, "23505"), (4, "AE007")]:

@@ -954,11 +954,13 @@ CREATE FUNCTION aef_private.logs_verify_batch() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET enable_seqscan TO 'off'
+    SET work_mem TO '64MB'
     AS $$
 declare
   bad pg_catalog.record;
   ignored pg_catalog.text;
   slot pg_catalog.text;
+  interleaved pg_catalog.bool;
 begin
   -- the fill's cursor and slots (assignments: no query per statement)
   ignored := pg_catalog.set_config('aef.log_cursor', '', true);
@@ -971,21 +973,29 @@ begin
   end if;
 
   -- Every hash matches its event (the check constraint saw to that, row by row).
-  -- Here, one query over the batch in the order it came. A row whose predecessor
-  -- came just before it must carry that row's owner and hash; every other row
-  -- starts a run and is checked against its execution and the stored event
-  -- before it, by index probes in the executor (no PL/pgSQL per row). Writers
-  -- that send each execution's events together (the store sorts its batches)
-  -- have one run start per execution per batch; interleaved writers, one per row.
+  -- Here, one query over the batch. A row whose predecessor came just before it
+  -- must carry that row's owner and hash; every other row starts a run and is
+  -- checked against its execution and the stored event before it, by index
+  -- probes in the executor (no PL/pgSQL per row). Writers that send each
+  -- execution's events together (the store sorts its batches) are read in the
+  -- order they came: one run start per execution per batch, no sort. A batch
+  -- whose first 64 rows switch execution more than 16 times is read sorted by
+  -- execution and seq instead: the sort (about 1 us per row) spares the two
+  -- probes per row an interleaved order would cost (about 4 us). Either order
+  -- checks the same links; only the number of runs differs.
+  select pg_catalog.count(*) filter (where s.execution_id is distinct from s.before) > 16 into interleaved
+    from (select f.execution_id, pg_catalog.lag(f.execution_id) over () as before
+            from (select execution_id from inserted limit 64) f) s;
   select n.execution_id, n.seq, n.user_id, n.follows, e.user_id as owner, p.seq as before_seq,
          n.seq = 1 and exists (select 1 from aef_audit.log_tombstones t where t.execution_id = n.execution_id) as archived
     into bad
     from (select n0.* from (select x.execution_id, x.seq, x.user_id, x.prev_hash, x.before_user, x.before_hash,
                  x.before_execution is not distinct from x.execution_id and x.before_seq = x.seq - 1 as follows
             from (select i.execution_id, i.seq, i.user_id, i.prev_hash,
-                         lag(i.execution_id) over () as before_execution, lag(i.seq) over () as before_seq,
-                         lag(i.hash) over () as before_hash, lag(i.user_id) over () as before_user
-                    from (select execution_id, seq, user_id, prev_hash, hash from inserted offset 0) i) x) n0
+                         lag(i.execution_id) over w as before_execution, lag(i.seq) over w as before_seq,
+                         lag(i.hash) over w as before_hash, lag(i.user_id) over w as before_user
+                    from (select execution_id, seq, user_id, prev_hash, hash from inserted offset 0) i
+                  window w as (order by case when interleaved then i.execution_id end, case when interleaved then i.seq end)) x) n0
            where not n0.follows or n0.user_id <> n0.before_user or n0.prev_hash is distinct from n0.before_hash) n
     left join public.aef_executions e on not n.follows and e.id = n.execution_id
     left join public.aef_execution_logs p on not n.follows and n.seq > 1 and p.execution_id = n.execution_id and p.seq = n.seq - 1
