@@ -1,6 +1,6 @@
 """Generates docs/cli.md from the commands' own --help, so the reference cannot drift.
 
-Run: .venv/bin/python scripts/cli_reference.py   (tests/test_docs.py fails when it is stale)
+Run: .venv/bin/python scripts/cli_reference.py   (tests/acceptance/test_docs.py fails when it is stale)
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 # Regenerates the generated documents: docs/cli.md from the commands' --help, and
 # docs/schema.md and src/aef_db/sql/schema.sql from a freshly migrated throw-away
 # embedded cluster.
-# tests/test_docs.py fails when either is stale.
+# tests/acceptance/test_docs.py fails when either is stale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 home="$(mktemp -d /tmp/aef-db-docs-XXXXXX)"

@@ -24,8 +24,7 @@ PATH = {
 
 
 def one(db: Database, query: str, params: Any = None) -> Any:
-    with db.connect() as conn:
-        row = conn.execute(query, params).fetchone()
+    row = db.shared().execute(query, params).fetchone()
     return None if row is None else next(iter(row.values()))
 
 
@@ -61,10 +60,13 @@ def session(db: Database, user: uuid.UUID = OWNER, **columns: Any) -> str:
 
 
 def log(db: Database, execution_id: uuid.UUID, n: int = 1, event_type: str = "step_started") -> list[int]:
-    with db.connect() as conn:
-        rows = conn.execute(
+    rows = (
+        db.shared()
+        .execute(
             "insert into public.aef_execution_logs (execution_id, step_id, event_type, data)"
             " select %s, 'step-' || g, %s, jsonb_build_object('n', g) from generate_series(1, %s) g returning seq",
             (execution_id, event_type, n),
-        ).fetchall()
+        )
+        .fetchall()
+    )
     return [r["seq"] for r in rows]

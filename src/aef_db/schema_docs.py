@@ -2,7 +2,7 @@
 
 The migrations are the source: every table, column, index and function carries a
 COMMENT, and this renders them with the constraints, triggers, policies and grants
-around them. tests/test_docs.py regenerates it from a fresh migration and fails
+around them. tests/acceptance/test_docs.py regenerates it from a fresh migration and fails
 when the committed file differs.
 """
 

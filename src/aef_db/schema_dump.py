@@ -2,7 +2,7 @@
 
 src/aef_db/sql/schema.sql is what `pg_dump --schema-only` prints for aef-db's
 schemas after `migrate up`: the current state in one place, for a reader (the
-migrations say how it came to be). tests/test_docs.py fails when the committed
+migrations say how it came to be). tests/acceptance/test_docs.py fails when the committed
 file differs from what the migrations produce, as procrastinate does.
 """
 

@@ -7,7 +7,7 @@
 It runs the Store on a private event loop in a background thread. Each facade class
 mirrors one async component: its methods are the component's coroutine methods,
 declared with ``_blocking`` so a type checker sees their real parameters and results
-(tests/test_sync_typing.py holds it to that). What a method hands out is wrapped the
+(tests/unit/test_sync_typing.py holds it to that). What a method hands out is wrapped the
 same way: ``logs.writer()`` gives a SyncLogWriter, ``as_user`` a SyncStoreView.
 
 Not mirrored: the low-level ``transaction()`` and ``Logs.head_in(conn, ...)``, which

@@ -1,5 +1,5 @@
 """A script on the synchronous store, as a user would write it: mypy --strict must accept
-it (tests/test_sync_typing.py), and tests/test_sync.py runs it against a database."""
+it (tests/unit/test_sync_typing.py), and tests/integration/test_sync.py runs it against a database."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Mistakes mypy must catch through the synchronous store: each line marked ``# error: <code>``
-must be reported with that code, and nothing else (tests/test_sync_typing.py)."""
+must be reported with that code, and nothing else (tests/unit/test_sync_typing.py)."""
 
 from __future__ import annotations
 

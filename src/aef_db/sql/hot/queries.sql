@@ -1,6 +1,6 @@
 -- What a UI sends that the store does not: supabase-js as authenticated, so each
 -- query carries no user filter (RLS adds user_id = (select auth.uid())) and each
--- is served by the index its comment names. tests/test_query_plans.py asserts
+-- is served by the index its comment names. tests/integration/test_query_plans.py asserts
 -- those plans, as it does the store's own queries (sql/store/queries.sql), and
 -- bench/queries.py times some of them. The engine's queries live in the store.
 

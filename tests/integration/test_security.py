@@ -17,9 +17,9 @@ from psycopg.types.json import Jsonb
 
 from aef_db.audit.verify import verify
 
-from . import factories as f
-from .conftest import Database
-from .factories import OTHER, OWNER
+from .. import factories as f
+from ..conftest import Database
+from ..factories import OTHER, OWNER
 
 
 def sqlstate(db: Database, role: str, user: uuid.UUID | None, sql: str, params: object = None) -> str | None:
@@ -185,6 +185,7 @@ def test_users_cannot_take_the_row_lock_the_writers_serialize_on(migrated: Datab
         assert sqlstate(migrated, "authenticated", OWNER, sql, (execution,)) == "42501", mode
 
 
+@pytest.mark.slow
 def test_one_statement_fills_the_logs_of_20000_executions(migrated: Database) -> None:
     with migrated.connect() as conn:
         sop = f.sop(migrated, OWNER)

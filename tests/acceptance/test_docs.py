@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_cli_reference_is_generated_and_current() -> None:

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).parent / "typecheck"
+pytestmark = pytest.mark.slow  # mypy --strict takes seconds, even with a warm cache
+
+HERE = Path(__file__).resolve().parents[1] / "typecheck"
 MARK = re.compile(r"# error: ([\w-]+)$")
 
 Mypy = Callable[[Path], subprocess.CompletedProcess[str]]

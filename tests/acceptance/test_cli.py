@@ -15,7 +15,7 @@ from aef_db.connection import check_server_version
 from aef_db.errors import ServerTooOld
 from aef_db.migrations import load
 
-from .conftest import Database
+from ..conftest import Database
 
 
 def leaf_commands(group: click.Group, prefix: str = "") -> dict[str, click.Command]:
@@ -149,7 +149,7 @@ def test_squawk_lints_every_migration_clean() -> None:
     assert squawk.exists() or shutil.which("squawk"), "squawk-cli is a test dependency"
     files = sorted(str(p) for p in Path(str(package_directory())).glob("*.sql"))
     assert files
-    config = Path(__file__).parent.parent / ".squawk.toml"
+    config = Path(__file__).resolve().parents[2] / ".squawk.toml"
     result = subprocess.run([str(squawk), "--config", str(config), *files], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -159,7 +159,7 @@ def test_squawk_would_catch_an_unwaived_problem(tmp_path: Path) -> None:
 
     bad = tmp_path / "20990101000000_bad.sql"
     bad.write_text("create table public.t (id int primary key, at timestamp);\n")
-    config = Path(__file__).parent.parent / ".squawk.toml"
+    config = Path(__file__).resolve().parents[2] / ".squawk.toml"
     result = subprocess.run(
         [str(Path(sys.executable).with_name("squawk")), "--config", str(config), str(bad)],
         capture_output=True,

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from aef_db.cli import main
 
-from . import factories as f
-from .conftest import Database
+from .. import factories as f
+from ..conftest import Database
 
 
 def test_demo_runs_a_sample_sop_and_stores_no_secret_in_clear(migrated: Database, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -49,9 +49,9 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from . import factories as f
-from .conftest import Database
-from .factories import OTHER, OWNER
+from .. import factories as f
+from ..conftest import Database
+from ..factories import OTHER, OWNER
 
 UNPRIVILEGED = "authenticated"
 # the SECURITY DEFINER functions granted to authenticated, each called by function_calls()
@@ -379,7 +379,12 @@ def bare_cast_fires(conn: psycopg.Connection, log: ProbeLog, shadow: Shadow) -> 
 
 
 @pytest.mark.parametrize("claims", CLAIM_MODES)
-@pytest.mark.parametrize("shadows", [[s] for s in SHADOWS] + [SHADOWS + KEYWORD_SHADOWS], ids=shadow_ids)
+# each type alone is slow (26 cases); all of them at once stays in the fast loop
+@pytest.mark.parametrize(
+    "shadows",
+    [pytest.param([s], marks=pytest.mark.slow) for s in SHADOWS] + [SHADOWS + KEYWORD_SHADOWS],
+    ids=shadow_ids,
+)
 def test_shadowed_types_never_run_as_a_privileged_role(
     migrated: Database, world: World, shadows: list[Shadow], claims: str
 ) -> None:

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from aef_db.models import ExecutionStatus
 from aef_db.store import AlreadyResolved, IllegalTransition, Store, StoreError
 
-from . import factories as f
-from .conftest import Database
-from .factories import OWNER
-from .store_helpers import CIPHER
+from .. import factories as f
+from ..conftest import Database
+from ..factories import OWNER
+from ..store_helpers import CIPHER
 
 # call -> {from status: to status}
 EXECUTION_CALLS = {

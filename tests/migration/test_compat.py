@@ -10,7 +10,7 @@ from aef_db import compat
 from aef_db.errors import PrivilegeError
 from aef_db.runner import Runner
 
-from .conftest import Database
+from ..conftest import Database
 
 ALL_OBJECTS = (
     "schema auth",

@@ -12,9 +12,9 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from . import factories as f
-from .conftest import Database
-from .factories import OTHER, OWNER
+from .. import factories as f
+from ..conftest import Database
+from ..factories import OTHER, OWNER
 
 EXECUTION_STATES = ["idle", "running", "paused", "completed", "error", "cancelled"]
 ALLOWED = {

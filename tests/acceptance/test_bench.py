@@ -6,7 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+import pytest
+
+pytestmark = pytest.mark.slow  # runs every benchmark script in a subprocess
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
 def run_bench(script: str, *args: str) -> str:

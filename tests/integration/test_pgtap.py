@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Database
+from ..conftest import Database
 
-SUITE = Path(__file__).resolve().parent.parent / "supabase" / "tests" / "database"
+pytestmark = pytest.mark.slow  # pg_prove over the whole pgTAP suite, twice
+
+SUITE = Path(__file__).resolve().parents[2] / "supabase" / "tests" / "database"
 FILES = sorted(SUITE.glob("*.sql"))
 
 

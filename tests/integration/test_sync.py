@@ -19,11 +19,11 @@ from aef_db.sync import (
     _blocking,
 )
 
-from . import factories as f
-from .conftest import Database
-from .factories import OTHER, OWNER
-from .store_helpers import CIPHER
-from .typecheck import sync_example
+from .. import factories as f
+from ..conftest import Database
+from ..factories import OTHER, OWNER
+from ..store_helpers import CIPHER
+from ..typecheck import sync_example
 
 
 def test_sync_store_runs_a_small_execution(migrated: Database) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from aef_db import doctor
 
-from .conftest import Database
+from ..conftest import Database
 
 BREAKAGE = {
     "RLS enabled": "alter table public.aef_checkpoints disable row level security",

@@ -17,10 +17,10 @@ from aef_db.rotation import rotate
 from aef_db.secrets import Cipher, Secret, SecretsError, config_aad, context_aad, generate_key, session_aad
 from aef_db.store import Store
 
-from . import factories as f
-from .conftest import Database
-from .factories import OWNER
-from .store_helpers import CIPHER, KEY, run
+from .. import factories as f
+from ..conftest import Database
+from ..factories import OWNER
+from ..store_helpers import CIPHER, KEY, run
 
 NEW_KEY = bytes(range(32, 64))
 

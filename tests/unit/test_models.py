@@ -22,8 +22,8 @@ from aef_db.models import (
     json_depth,
 )
 
-from .conftest import Database
-from .test_migrate import enum_labels
+from ..conftest import Database
+from ..migration.test_migrate import enum_labels
 
 
 def test_python_enums_equal_the_database_enums(migrated: Database) -> None:

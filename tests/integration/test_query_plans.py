@@ -38,7 +38,9 @@ from aef_db.store.base import Q as STORE
 from aef_db.store.events import append_params
 from aef_db.store.heads import Head
 
-from .conftest import Database
+from ..conftest import Database
+
+pytestmark = pytest.mark.slow  # builds 100k-row fixtures and plans every store query
 
 USER_ROLE = "authenticated"
 MIGRATOR = "postgres"  # key rotation runs on the URL it is given, without SET ROLE (the CLI's: postgres)
@@ -358,7 +360,7 @@ select
 @pytest.fixture(scope="module")
 def populated(cluster, migrated_template: str) -> Iterator[Database]:  # type: ignore[no-untyped-def]
     """Shared by the module's tests, analyzed as autovacuum leaves it (all-visible: index-only scans count)."""
-    from .conftest import _create, _drop
+    from ..conftest import _create, _drop
 
     db = _create(cluster, migrated_template)
     with db.connect() as conn:
@@ -400,7 +402,7 @@ def ids(populated: Database) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def throwaway(cluster, populated: Database) -> Iterator[Database]:  # type: ignore[no-untyped-def]
     """A copy of the populated database, whose indexes the mutation test drops."""
-    from .conftest import _create, _drop
+    from ..conftest import _create, _drop
 
     db = _create(cluster, populated.name)
     yield db

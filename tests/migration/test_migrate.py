@@ -21,7 +21,7 @@ from aef_db.errors import (
 )
 from aef_db.runner import Runner, State
 
-from .conftest import TESTS, Database
+from ..conftest import TESTS, Database
 
 SEED_ENUMS = {
     "execution_status": ["idle", "running", "paused", "completed", "error", "cancelled"],
@@ -246,6 +246,7 @@ def test_down_uses_the_rollback_stored_at_apply_time(database: Database, migrati
 # -- concurrency ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_four_concurrent_up_processes_apply_each_file_once(
     database: Database, migrations_copy: Path, aef_cli: list[str], cli_env: dict[str, str]
 ) -> None:
@@ -523,7 +524,7 @@ def test_exported_files_applied_like_supabase_db_push_match_the_runner(
     """`supabase db push` runs each file in one transaction; psql -1 does the same."""
     from aef_db.cluster import find_pg_bin
 
-    from .conftest import _create, _drop
+    from ..conftest import _create, _drop
 
     Runner(database.url).up()
     pushed = _create(cluster, template)

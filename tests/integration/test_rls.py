@@ -4,7 +4,7 @@ subscriber see through logical decoding.
 
 The RLS matrix itself, (table, operation) x (anon, owner, another user, service_role),
 and the four user functions are tested in pgTAP, in supabase/tests/database/ (run by
-tests/test_pgtap.py with pg_prove, and by `supabase test db` on a team's project):
+tests/integration/test_pgtap.py with pg_prove, and by `supabase test db` on a team's project):
 02 to 05 hold one file per table, 06 the functions.
 """
 
@@ -18,9 +18,9 @@ import psycopg
 
 from aef_db.runner import Runner
 
-from . import factories as f
-from .conftest import Database
-from .factories import OTHER, OWNER
+from .. import factories as f
+from ..conftest import Database
+from ..factories import OTHER, OWNER
 
 
 def act(db: Database, actor: str):  # type: ignore[no-untyped-def]
@@ -90,7 +90,7 @@ def _acls(db: Database) -> tuple[list, list]:
 
 
 def test_grants_are_the_same_with_and_without_supabases_old_default_privileges(cluster, template: str) -> None:
-    from .conftest import _create, _drop
+    from ..conftest import _create, _drop
 
     old, new = _create(cluster, template), _create(cluster, template)
     try:

@@ -11,10 +11,10 @@ import pytest
 from aef_db.models import BrowserSessionStatus, SessionMode
 from aef_db.store import LeaseLost, LeaseUnavailable, Store
 
-from . import factories as f
-from .conftest import Database
-from .factories import OTHER, OWNER
-from .store_helpers import run
+from .. import factories as f
+from ..conftest import Database
+from ..factories import OTHER, OWNER
+from ..store_helpers import run
 
 
 def test_isolated_sessions_are_one_per_execution_and_end_on_release(migrated: Database) -> None:
@@ -125,6 +125,7 @@ def test_session_data_is_sealed_whole(migrated: Database) -> None:
     assert "abc123" not in stored and "sid" not in stored and '"sealed": "aef:v1:k1:' in stored
 
 
+@pytest.mark.slow
 def test_sixteen_workers_lease_and_release_ten_thousand_times_without_a_double_lease(migrated: Database) -> None:
     workers, total = 16, 10_000
     executions = [f.execution(migrated, status="running") for _ in range(workers)]

@@ -4,12 +4,15 @@ documented state machines (ARCHITECTURE.md), through the database's own guards."
 from __future__ import annotations
 
 import psycopg
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from . import factories as f
-from .conftest import Database
+from .. import factories as f
+from ..conftest import Database
 from .test_guards import ALLOWED, EXECUTION_STATES, SESSION_ALLOWED, SESSION_STATES
+
+pytestmark = pytest.mark.slow  # hypothesis walks hundreds of transition sequences
 
 FINAL = {"completed", "error", "cancelled"}
 CHECKPOINT_STATES = ["pending", "approved", "rejected", "skipped", "timeout"]

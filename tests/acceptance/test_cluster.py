@@ -23,7 +23,9 @@ from aef_db.cluster.locks import clear_stale_locks
 from aef_db.connection import connect
 from aef_db.errors import ClusterError
 
-from .conftest import FAST_SETTINGS
+from ..conftest import FAST_SETTINGS
+
+pytestmark = pytest.mark.slow  # most tests start, crash and restart clusters of their own
 
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root, as CI runs")
 

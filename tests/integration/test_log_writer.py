@@ -16,9 +16,9 @@ import pytest
 
 from aef_db.store import SeqConflict, Store, StoreError
 
-from . import factories as f
-from .conftest import Database
-from .store_helpers import run
+from .. import factories as f
+from ..conftest import Database
+from ..store_helpers import run
 
 
 def seqs(db: Database, execution_id: uuid.UUID) -> list[int]:

@@ -13,10 +13,10 @@ from aef_db.secrets import Secret
 from aef_db.store import AlreadyResolved, IllegalTransition, NotFound, PermissionDenied, Store
 from aef_db.store.heads import Head, HeadCache
 
-from . import factories as f
-from .conftest import Database
-from .factories import OTHER, OWNER
-from .store_helpers import run
+from .. import factories as f
+from ..conftest import Database
+from ..factories import OTHER, OWNER
+from ..store_helpers import run
 
 
 def test_an_execution_runs_its_life_through_the_guard(migrated: Database) -> None:
