@@ -912,11 +912,22 @@ begin
       raise exception using errcode = '23503',
         message = format('aef_execution_logs.execution_id: execution %s does not exist', new.execution_id);
     end if;
-    select l.seq, l.hash into last_seq, last_hash
-      from public.aef_execution_logs l
-     where l.execution_id = new.execution_id and (new.seq is null or l.seq < new.seq)
-     order by l.seq desc
-     limit 1;
+    -- Two queries, not one with "(new.seq is null or l.seq < new.seq)": a generic
+    -- plan of that one costs more than a custom one, so PL/pgSQL planned it again
+    -- at every lookup (about 20 us each).
+    if new.seq is null then
+      select l.seq, l.hash into last_seq, last_hash
+        from public.aef_execution_logs l
+       where l.execution_id = new.execution_id
+       order by l.seq desc
+       limit 1;
+    else
+      select l.seq, l.hash into last_seq, last_hash
+        from public.aef_execution_logs l
+       where l.execution_id = new.execution_id and l.seq < new.seq
+       order by l.seq desc
+       limit 1;
+    end if;
     last_seq := coalesce(last_seq, 0);
   end if;
   new.user_id := coalesce(new.user_id, owner);
