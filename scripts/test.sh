@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff format --check --quiet . || { echo "ruff format: run .venv/bin/ruff format ." >&2; exit 1; }
 .venv/bin/ruff check --quiet .
+.venv/bin/mypy src/aef_db  # the package ships py.typed: its types must hold
 fast=()
 if [ "${1:-}" = "--fast" ]; then
   shift

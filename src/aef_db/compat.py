@@ -13,10 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-import psycopg
-
 from aef_db import sql as package_sql
-from aef_db.connection import run_script
+from aef_db.connection import Connection, run_script
 from aef_db.errors import MigrationFailed, PrivilegeError
 
 _Q = package_sql.queries("compat/queries.sql")
@@ -42,7 +40,7 @@ class CompatStatus:
         return "missing: plain PostgreSQL without the compatibility layer (missing: " + ", ".join(self.missing) + ")"
 
 
-def detect(conn: psycopg.Connection) -> CompatStatus:
+def detect(conn: Connection) -> CompatStatus:
     missing = tuple(row["object"] for row in conn.execute(_Q["missing_objects"]))
     if missing:
         return CompatStatus(Mode.MISSING, missing)
@@ -50,7 +48,7 @@ def detect(conn: psycopg.Connection) -> CompatStatus:
     return CompatStatus(Mode.COMPAT if marked and marked["marked"] else Mode.SUPABASE, ())
 
 
-def install(conn: psycopg.Connection) -> CompatStatus:
+def install(conn: Connection) -> CompatStatus:
     """Create whatever is missing, in one transaction. Needs a superuser on PostgreSQL 15."""
     before = detect(conn)
     if before.mode is not Mode.MISSING:

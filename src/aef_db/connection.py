@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, TypeAlias
 
 import psycopg
 from psycopg.rows import dict_row
@@ -12,11 +13,14 @@ from aef_db.errors import ConnectionFailed, MigrationFailed, ServerTooOld
 from aef_db.redaction import redact, scrub
 from aef_db.statements import Statement, split
 
+# every connection aef-db opens returns rows as dicts
+Connection: TypeAlias = psycopg.Connection[dict[str, Any]]
+
 MIN_SERVER_VERSION = 150000
 CONNECT_TIMEOUT_S = 5
 
 
-def connect(url: str, *, autocommit: bool = True) -> psycopg.Connection:
+def connect(url: str, *, autocommit: bool = True) -> Connection:
     """A dict-row connection, or ConnectionFailed naming the (redacted) URL and the cause."""
     try:
         return psycopg.connect(
@@ -40,13 +44,13 @@ def check_server_version(num: int, text: str) -> None:
         )
 
 
-def require_supported_server(conn: psycopg.Connection) -> None:
+def require_supported_server(conn: Connection) -> None:
     row = conn.execute(package_sql.queries("runner/queries.sql")["server_version"]).fetchone()
     assert row is not None
     check_server_version(row["num"], row["text"])
 
 
-def run_statements(conn: psycopg.Connection, statements: Sequence[Statement], filename: str) -> None:
+def run_statements(conn: Connection, statements: Sequence[Statement], filename: str) -> None:
     """Run statements on ``conn`` in the caller's transaction; a failure names file, statement and line."""
     for index, statement in enumerate(statements, start=1):
         try:
@@ -66,12 +70,12 @@ def run_statements(conn: psycopg.Connection, statements: Sequence[Statement], fi
             ) from exc
 
 
-def run_file(conn: psycopg.Connection, path: str) -> None:
+def run_file(conn: Connection, path: str) -> None:
     """Run one of the package's SQL files in the caller's transaction."""
     run_statements(conn, split(package_sql.text(path), path), path)
 
 
-def run_script(conn: psycopg.Connection, path: str) -> None:
+def run_script(conn: Connection, path: str) -> None:
     """Run one of the package's SQL files in a transaction of its own."""
     with conn.transaction():
         run_file(conn, path)

@@ -57,7 +57,7 @@ def _passwords(conninfo: str) -> set[str]:
         found |= {raw, unquote(raw), raw.strip("'"), re.sub(r"\\(.)", r"\1", raw.strip("'"))}
     # malformed (or a NUL, or a lone surrogate): the spans above are all there is
     with contextlib.suppress(Exception):
-        found.add(conninfo_to_dict(conninfo).get("password") or "")
+        found.add(str(conninfo_to_dict(conninfo).get("password") or ""))
     return found - {""}
 
 

@@ -15,12 +15,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-import psycopg
-
 from aef_db import compat
 from aef_db import migrations as migration_files
 from aef_db import sql as package_sql
-from aef_db.connection import connect, require_supported_server, run_script, run_statements
+from aef_db.connection import Connection, connect, require_supported_server, run_script, run_statements
 from aef_db.errors import (
     LockTimeout,
     MigrationFailed,
@@ -168,7 +166,7 @@ class Runner:
     # -- internals ----------------------------------------------------------
 
     @contextmanager
-    def _locked(self) -> Iterator[psycopg.Connection]:
+    def _locked(self) -> Iterator[Connection]:
         with connect(self.url) as conn:
             require_supported_server(conn)
             deadline = time.monotonic() + self.lock_timeout_s
@@ -188,14 +186,14 @@ class Runner:
                 if not conn.closed and not conn.broken:
                     conn.execute(_Q["unlock"])
 
-    def _ensure_compat(self, conn: psycopg.Connection) -> None:
+    def _ensure_compat(self, conn: Connection) -> None:
         status = compat.detect(conn)
         if status.mode is compat.Mode.MISSING:
             self.report("installing the Supabase compatibility layer (" + ", ".join(status.missing) + ")")
             status = compat.install(conn)
         self.report(f"mode: {status.describe()}")
 
-    def _ensure_bookkeeping(self, conn: psycopg.Connection) -> None:
+    def _ensure_bookkeeping(self, conn: Connection) -> None:
         try:
             run_script(conn, "runner/init.sql")
         except MigrationFailed as exc:
@@ -206,7 +204,7 @@ class Runner:
                 ) from exc
             raise
 
-    def _applied(self, conn: psycopg.Connection) -> _Applied:
+    def _applied(self, conn: Connection) -> _Applied:
         present = conn.execute(_Q["tables_present"]).fetchone()
         assert present is not None
         applied = _Applied()
@@ -238,7 +236,7 @@ class Runner:
                 )
         return sorted(result, key=lambda s: s.version)
 
-    def _apply(self, conn: psycopg.Connection, m: Migration) -> None:
+    def _apply(self, conn: Connection, m: Migration) -> None:
         started = time.monotonic()
         if all(s.transactional for s in m.statements):
             with conn.transaction():
@@ -251,7 +249,7 @@ class Runner:
             with conn.transaction():
                 self._record(conn, m, started)
 
-    def _record(self, conn: psycopg.Connection, m: Migration, started: float) -> None:
+    def _record(self, conn: Connection, m: Migration, started: float) -> None:
         conn.execute(
             _Q["record_history"],
             {"version": m.version, "name": m.name, "statements": [s.text for s in m.statements]},
@@ -267,7 +265,7 @@ class Runner:
             },
         )
 
-    def _revert(self, conn: psycopg.Connection, version: str, applied: _Applied) -> None:
+    def _revert(self, conn: Connection, version: str, applied: _Applied) -> None:
         # Prefer the rollback stored when the migration was applied: it matches what is in the database.
         meta = applied.meta.get(version)
         if meta is not None:
@@ -287,6 +285,6 @@ class Runner:
             with conn.transaction():
                 self._forget(conn, version)
 
-    def _forget(self, conn: psycopg.Connection, version: str) -> None:
+    def _forget(self, conn: Connection, version: str) -> None:
         conn.execute(_Q["forget_history"], {"version": version})
         conn.execute(_Q["forget_meta"], {"version": version})

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg
-
 from aef_db import sql as package_sql
+from aef_db.connection import Connection
 
 _Q = package_sql.queries("docs/queries.sql")
 TABLES = ["aef_executions", "aef_execution_logs", "aef_checkpoints", "aef_browser_sessions"]
@@ -32,7 +31,7 @@ def _cell(value: Any) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render(conn: psycopg.Connection) -> str:
+def render(conn: Connection) -> str:
     out = [
         "# Schema",
         "",
@@ -49,7 +48,8 @@ def render(conn: psycopg.Connection) -> str:
         )
     for schema, tables in SCHEMAS.items():
         if schema != "public":
-            comment = conn.execute(_Q["schema_comment"], {"schema": schema}).fetchone()["comment"]
+            row = conn.execute(_Q["schema_comment"], {"schema": schema}).fetchone()
+            comment = row["comment"] if row else None
             out += ["", f"## Schema `{schema}`", "", comment or ""]
         for table in conn.execute(_Q["tables"], {"schema": schema, "tables": tables}).fetchall():
             out += _table(conn, schema, table)
@@ -69,7 +69,7 @@ def render(conn: psycopg.Connection) -> str:
     return "\n".join(out) + "\n"
 
 
-def _table(conn: psycopg.Connection, schema: str, table: dict[str, Any]) -> list[str]:
+def _table(conn: Connection, schema: str, table: dict[str, Any]) -> list[str]:
     name, relname = table["name"], table["relname"]
     out = ["", f"## `{name}`", "", table["comment"] or "", ""]
     out.append(

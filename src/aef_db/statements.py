@@ -38,7 +38,7 @@ def split(sql: str, filename: str) -> list[Statement]:
             Statement(
                 text=sql[part],
                 line=sql.count("\n", 0, part.start) + 1,
-                transactional=not _needs_autocommit(raw.stmt),
+                transactional=raw.stmt is None or not _needs_autocommit(raw.stmt),
             )
         )
     return result

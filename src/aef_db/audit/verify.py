@@ -169,7 +169,8 @@ def verify(
                 r["execution_id"]: (r["last_seq"], bytes(r["last_hash"])) for r in conn.execute(Q["heads"], params)
             }
             tombs = {r["execution_id"]: r for r in conn.execute(Q["tombstones"], params)}
-            total = conn.execute(Q["row_count_estimate"], params).fetchone()["n"]
+            estimate = conn.execute(Q["row_count_estimate"], params).fetchone()
+            total = estimate["n"] if estimate else 0
             pins = (
                 {}
                 if digest is None
