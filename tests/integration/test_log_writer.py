@@ -35,12 +35,18 @@ def test_buffered_events_flush_after_the_delay(migrated: Database) -> None:
     execution_id = f.execution(migrated, status="running")
 
     async def body(store: Store) -> tuple[int, int]:
-        async with store.logs.writer(max_delay=0.2) as writer:
+        # 1.5 s: a loaded machine must not reach the delay before the first count; then
+        # wait for the flush by polling (up to 30 s), not by a fixed sleep
+        async with store.logs.writer(max_delay=1.5) as writer:
             for i in range(5):
                 await writer.log(execution_id, "browser_action", data={"i": i})
             before = f.one(migrated, "select count(*) from public.aef_execution_logs")
-            await asyncio.sleep(0.6)
-            after = f.one(migrated, "select count(*) from public.aef_execution_logs")
+            after = before
+            for _ in range(300):
+                await asyncio.sleep(0.1)
+                after = f.one(migrated, "select count(*) from public.aef_execution_logs")
+                if after:
+                    break
         return before, after
 
     assert run(migrated, body) == (0, 5)
