@@ -20,9 +20,9 @@ from aef_db.audit.verify import Report, verify
 from aef_db.cluster import find_pg_bin
 from aef_db.connection import connect
 
-from . import factories as f
-from .conftest import Database
-from .factories import OWNER
+from .. import factories as f
+from ..conftest import Database
+from ..factories import OWNER
 
 
 def chain(db: Database, n: int = 5, executions: int = 2) -> list[uuid.UUID]:
@@ -154,8 +154,11 @@ events = st.fixed_dictionaries(
 @settings(max_examples=100, deadline=None)
 @given(event=events)
 def test_one_encoding_for_the_fill_path_the_check_and_python(migrated_conn: psycopg.Connection, event: dict) -> None:
-    """The encoding is written three times (aef_private.log_hash for the fill path, the check
-    constraint spelled out for speed, canonical.py for verify); this proves them one function."""
+    """The encoding is defined by aef_private.log_hash, and spelled out for speed in the check
+    constraint and the fill trigger; canonical.py computes it for verify. This proves log_hash,
+    the constraint and Python one function; the fill trigger's copy must match the constraint
+    for every filled row, or the insert fails (test_interleaved_writers_are_filled_from_the_slots_and_verify
+    compares it with log_hash directly)."""
     data, state = (
         jsonb_text(event["data"]),
         None if event["browser_state"] is None else jsonb_text(event["browser_state"]),
@@ -191,7 +194,7 @@ def test_one_encoding_for_the_fill_path_the_check_and_python(migrated_conn: psyc
 
 @pytest.fixture(scope="module")
 def migrated_conn(cluster, migrated_template: str):  # type: ignore[no-untyped-def]
-    from .conftest import _create, _drop
+    from ..conftest import _create, _drop
 
     db = _create(cluster, migrated_template)
     with db.connect() as conn:
