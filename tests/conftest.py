@@ -49,6 +49,9 @@ def cluster(workdir: Path) -> Iterator[Cluster]:
     instance = Cluster(workdir / "cluster", settings=FAST_SETTINGS)
     instance.start()
     yield instance
+    conn = _admin.pop(instance.url(superuser=True), None)
+    if conn is not None:
+        conn.close()
     instance.stop()
 
 
@@ -140,17 +143,28 @@ class Database:
         )
 
 
+_admin: dict[str, psycopg.Connection] = {}
+
+
+def _admin_connection(cluster: Cluster) -> psycopg.Connection:
+    """One superuser connection per cluster for creating and dropping the test databases."""
+    url = cluster.url(superuser=True)
+    conn = _admin.get(url)
+    if conn is None or conn.closed:
+        conn = _admin[url] = connect(url)
+    return conn
+
+
 def _create(cluster: Cluster, template: str) -> Database:
     name = f"t_{uuid.uuid4().hex[:12]}"
-    with connect(cluster.url(superuser=True)) as conn:
-        conn.execute(f"create database {name} template {template} owner postgres")
+    # file_copy: for a small template, copying the files beats WAL-logging each page
+    _admin_connection(cluster).execute(f"create database {name} template {template} owner postgres strategy file_copy")
     return Database(name, cluster)
 
 
 def _drop(db: Database) -> None:
     db.close_shared()
-    with connect(db.cluster.url(superuser=True)) as conn:
-        conn.execute(f"drop database if exists {db.name} with (force)")
+    _admin_connection(db.cluster).execute(f"drop database if exists {db.name} with (force)")
 
 
 @pytest.fixture
