@@ -156,14 +156,19 @@ def _without_aef_history(dump: str) -> str:
     return "\n".join(line for line in dump.split("\n") if not line.startswith(tuple(v + "\t" for v in VERSIONS)))
 
 
-def test_up_to_stops_at_the_given_version(database: Database, migrations_copy: Path) -> None:
+def add_probe(directory: Path) -> None:
+    """A migration newer than the package's: creates public.probe, and its rollback drops it."""
     add_migration(
-        migrations_copy,
+        directory,
         "20990101000000",
         "probe",
         "create table public.probe (id bigint);\n",
         "-- squawk-ignore ban-drop-table\ndrop table public.probe;\n",
     )
+
+
+def test_up_to_stops_at_the_given_version(database: Database, migrations_copy: Path) -> None:
+    add_probe(migrations_copy)
     runner = Runner(database.url, migration_files.load(migrations_copy))
     assert [m.version for m in runner.up(to=FIRST)] == [FIRST]
     assert database.scalar("select to_regclass('public.probe')") is None
@@ -218,13 +223,7 @@ def test_every_rollback_restores_the_exact_previous_schema(database: Database) -
 
 
 def test_down_to_reverts_only_newer_migrations(database: Database, migrations_copy: Path) -> None:
-    add_migration(
-        migrations_copy,
-        "20990101000000",
-        "probe",
-        "create table public.probe (id bigint);\n",
-        "-- squawk-ignore ban-drop-table\ndrop table public.probe;\n",
-    )
+    add_probe(migrations_copy)
     runner = Runner(database.url, migration_files.load(migrations_copy))
     runner.up()
     assert runner.down(to=LAST) == ["20990101000000"]
