@@ -133,6 +133,9 @@ def test_a_busy_port_moves_the_cluster(spare: Cluster) -> None:
     spare.stop()
     port = json.loads(spare.config_path.read_text())["port"]
     with socket.socket() as squatter:
+        # SO_REUSEADDR: the stop may leave the port's connections in TIME-WAIT, which
+        # would refuse a plain bind; a listener is what must move the cluster
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", port))
         squatter.listen()
         spare.start()
