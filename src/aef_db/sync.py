@@ -131,6 +131,10 @@ class SyncLogWriter(_Facade[LogWriter]):
     def flushed(self) -> int:
         return self._target.flushed
 
+    @property
+    def flushes(self) -> int:
+        return self._target.flushes
+
     def __enter__(self) -> SyncLogWriter:
         return self
 
@@ -145,7 +149,8 @@ class SyncLogs(_Component[Logs]):
     head = _blocking(Logs.head)
     hash_before = _blocking(Logs.hash_before)
     append = _blocking(Logs.append)
-    copy = _blocking(Logs.copy)
+    write = _blocking(Logs.write)
+    stored_ids = _blocking(Logs.stored_ids)
     read = _blocking(Logs.read)
 
     def invalidate_head(self, execution_id: uuid.UUID) -> None:

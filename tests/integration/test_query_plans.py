@@ -35,7 +35,7 @@ from aef_db import sql as package_sql
 from aef_db.audit.canonical import jsonb_text
 from aef_db.store.base import ENGINE_ROLE
 from aef_db.store.base import Q as STORE
-from aef_db.store.events import append_params
+from aef_db.store.events import ChainedEvent, append_params, chain_after
 from aef_db.store.heads import Head
 
 from ..conftest import Database
@@ -95,6 +95,17 @@ def next_event(ids: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def next_batch(ids: dict[str, Any], n: int) -> dict[str, Any]:
+    """insert_logs' parameters as Logs.write builds them: n events chained onto the head, by column."""
+    head, events = Head(USER, ids["logged_seq"], ids["logged_hash"]), []
+    for k in range(n):
+        events.append(
+            chain_after(head, ids["logged"], "browser_action", None, jsonb_text({"k": k}), None, datetime.now(UTC))
+        )
+        head = events[-1].head
+    return {name: list(column) for name, column in zip(ChainedEvent._fields, zip(*events, strict=True), strict=True)}
+
+
 E, U = ENGINE_ROLE, USER_ROLE
 EXECUTIONS_PK, CHECKPOINTS_PK, SESSIONS_PK, LOGS_PK = (
     "aef_executions_pkey",
@@ -134,7 +145,7 @@ STORE_CASES = [
     # the log (store/logs.py)
     Case("log_head", E, (EXECUTIONS_PK, LOG_SEQ), lambda i: {"execution_id": i["logged"]}),
     Case("log_hash_at", E, (LOG_SEQ,), lambda i: {"execution_id": i["logged"], "seq": i["logged_seq"]}),
-    Case("logs_present", E, (LOGS_PK,), lambda i: {"ids": i["log_ids"]}),
+    Case("logs_stored", E, (LOGS_PK,), lambda i: {"ids": i["log_ids"]}),
     Case("read_logs", E, (LOG_SEQ,), lambda i: {"execution_id": i["logged"], "after_seq": 0, "limit": 100}),
     Case(
         "read_logs",
@@ -145,6 +156,8 @@ STORE_CASES = [
     # the append path: the statement check reads the event before by (execution_id, seq) and the
     # execution by key (the chain head's upsert goes through log_heads_pkey as its conflict arbiter)
     Case("append_log", E, (LOG_SEQ, EXECUTIONS_PK), next_event, run=True),
+    # the LogWriter's batch: one statement, the same statement check
+    Case("insert_logs", E, (LOG_SEQ, EXECUTIONS_PK), lambda i: next_batch(i, 3), run=True),
     # the fill path (no seq given), an execution's first event: the execution locked by key, the
     # last event by (execution_id, seq) and, at seq 1, the archive's tombstones by execution
     Case(
@@ -262,7 +275,6 @@ EXEMPT = {
     "insert_execution": "an insert; its only reads are the foreign key checks, by the referenced primary keys",
     "insert_execution_as_user": "an insert; RLS's check reads sops by its primary key",
     "insert_session": "an insert of a free session: its guard reads nothing",
-    "copy_logs": "COPY has no plan; its rows go through the statement check append_log's case runs",
     "sealed_executions": "key rotation reads every execution on purpose (a LIKE on the documents): a sequential scan is its plan",
     "sealed_sessions": "key rotation reads every session on purpose: a sequential scan is its plan",
 }

@@ -41,7 +41,7 @@ def stored_texts(event: LogEvent) -> tuple[str, str | None]:
 class ChainedEvent(NamedTuple):
     """One event numbered and hashed onto the head before it.
 
-    Its fields are append_log's parameters, in copy_logs' column order.
+    Its fields are append_log's parameters, and insert_logs' columns, in the table's column order.
     """
 
     id: uuid.UUID

@@ -1,26 +1,33 @@
-"""The batching log writer: bounded size and delay, COPY per batch, renumbering on conflict."""
+"""The batching log writer: group commit across tasks, one statement per batch, recovery by event id."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import psycopg
+import psycopg_pool
+
 from aef_db.models import FLUSHING_EVENTS, LogEventType
-from aef_db.store.errors import TAKEN, ConstraintViolation, SeqConflict, StoreError
+from aef_db.store.errors import TAKEN, StoreError
 from aef_db.store.events import ChainedEvent, chain_after, new_event, stored_texts
 from aef_db.store.heads import Head
 
 if TYPE_CHECKING:
     from aef_db.store.logs import Logs
 
+_RETRY_CAP = 5.0  # seconds: the longest a failed background flush waits before it tries again
+
 
 @dataclass(frozen=True)
 class _Pending:
     """An event numbered when it was logged, chained only when its batch is written."""
 
+    n: int  # its place among every event this writer logged (1, 2, 3...): flushes go in this order
     id: uuid.UUID  # kept across retries: a retry after a lost commit finds it stored
     execution_id: uuid.UUID
     user_id: uuid.UUID
@@ -33,20 +40,27 @@ class _Pending:
 
 
 class LogWriter:
-    """Batches events and writes them with COPY, one transaction per batch.
+    """Batches events from any number of tasks; one flush in flight at a time (group commit).
 
-    - Bounded: at most ``max_buffer`` events wait; ``log`` waits for a flush beyond that.
-    - Bounded delay: a batch is flushed at the latest ``max_delay`` seconds after its
-      first event, or as soon as it holds ``max_batch`` events.
-    - step_completed, step_failed, checkpoint_reached and error_occurred, and
-      ``close``, flush before returning: when they return, the event is durable.
+    - Group commit: a flush takes every buffered event and writes it in one statement
+      per ``max_batch`` events, each its own commit. Events logged while a flush is in
+      flight, by any task, go together in the next flush, which starts when the one in
+      flight ends.
+    - step_completed, step_failed, checkpoint_reached and error_occurred, ``flush`` and
+      ``close`` return once the flush that carries their events has committed.
+    - Bounded: at most ``max_buffer`` events wait (``log`` waits for room beyond that);
+      a batch goes out at the latest ``max_delay`` seconds after its first event.
     - Events of one execution keep their order (seq is assigned as they are logged).
-    - A failed flush raises and keeps its events for the next flush; nothing that a
-      flush acknowledged is ever lost, and a retry after a commit whose answer was
-      lost does not write twice (event ids are checked).
+    - A failed flush raises to the callers whose events it carried and keeps its
+      events; a failed background flush is retried (backing off up to 5 s). Nothing a
+      flush acknowledged is lost.
+    - After a commit whose answer was lost, the retry is refused (the event ids or
+      seqs are taken); the writer then asks which of its events are stored, by id,
+      counts those as written and numbers the others after the stored head. So a
+      writer carries on after a server restart by itself, and writes nothing twice.
     - When another writer appended to the same execution meanwhile (the database
-      says AE007 or a taken seq), the unacknowledged events are numbered again after
-      the new head, keeping their order, and the flush is retried.
+      says AE007, AE009 or a taken seq), the unacknowledged events are numbered again
+      after the new head, keeping their order, and the batch is retried.
     """
 
     def __init__(self, logs: Logs, *, max_batch: int, max_delay: float, max_buffer: int) -> None:
@@ -54,13 +68,20 @@ class LogWriter:
             raise ValueError("need 1 <= max_batch <= max_buffer and max_delay > 0")
         self.logs = logs
         self.max_batch, self.max_delay, self.max_buffer = max_batch, max_delay, max_buffer
-        self._buffer: list[_Pending] = []
-        self._last_seq: dict[uuid.UUID, tuple[uuid.UUID, int]] = {}  # per execution: owner, last seq handed out
-        self._flush_lock = asyncio.Lock()
+        self._buffer: list[_Pending] = []  # logged, not yet written, in order of n
+        self._logged = 0  # the n of the last event logged
+        self._durable = 0  # every event up to this n is stored
+        # per execution with buffered events: owner, last seq handed out
+        self._last_seq: dict[uuid.UUID, tuple[uuid.UUID, int]] = {}
+        self._buffered: Counter[uuid.UUID] = Counter()  # buffered events per execution
+        self._flight: asyncio.Task[None] | None = None  # the flush in flight
+        self._flight_upto = 0  # the last n it carries
         self._timer: asyncio.TimerHandle | None = None
         self._background: asyncio.Task[Any] | None = None
-        self.error: BaseException | None = None  # the last background flush failure
+        self._retry_delay = max_delay
+        self.error: BaseException | None = None  # the last flush failure, until a flush succeeds
         self.flushed = 0
+        self.flushes = 0  # committed batches: flushed / flushes is the mean batch
 
     async def log(
         self,
@@ -73,57 +94,141 @@ class LogWriter:
         timestamp: datetime | None = None,
     ) -> None:
         event = new_event(event_type, step_id, data, browser_state, timestamp)
-        while len(self._buffer) >= self.max_buffer:
-            await self.flush()
-        if execution_id not in self._last_seq:
-            head = await self.logs.head(execution_id)
-            self._last_seq[execution_id] = (head.owner, head.seq)
+        data_text, state_text = stored_texts(event)
+        when = event.timestamp or datetime.now(UTC)
+        while True:  # room in the buffer and a known head, both at once (no await between them and the append)
+            if len(self._buffer) >= self.max_buffer:
+                await self._durable_through(self._buffer[len(self._buffer) - self.max_buffer].n)
+            elif execution_id not in self._last_seq:
+                head = await self.logs.head(execution_id)
+                self._last_seq.setdefault(execution_id, (head.owner, head.seq))
+            else:
+                break
         owner, last = self._last_seq[execution_id]
         self._last_seq[execution_id] = (owner, last + 1)
-        data_text, state_text = stored_texts(event)
+        self._buffered[execution_id] += 1
+        self._logged += 1
+        n = self._logged
         self._buffer.append(
             _Pending(
-                uuid.uuid4(),
-                execution_id,
-                owner,
-                last + 1,
-                event.step_id,
-                event.event_type.value,
-                event.timestamp or datetime.now(UTC),
-                data_text,
+                n, uuid.uuid4(), execution_id, owner, last + 1, event.step_id, event.event_type.value, when, data_text,
                 state_text,
             )
-        )
-        if event.event_type in FLUSHING_EVENTS or len(self._buffer) >= self.max_batch:
-            await self.flush()
+        )  # fmt: skip
+        if event.event_type in FLUSHING_EVENTS:
+            await self._durable_through(n)
+        elif len(self._buffer) >= self.max_batch and self._flight is None:
+            self._flush_soon()
         elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self.max_delay, self._flush_soon)
+            self._timer = asyncio.get_running_loop().call_later(self.max_delay, self._on_timer)
+
+    async def flush(self) -> int:
+        """Write everything logged so far; returns how many events became durable meanwhile."""
+        before = self._durable
+        await self._durable_through(self._logged)
+        return self._durable - before
+
+    async def _durable_through(self, n: int) -> None:
+        """Return once every event up to ``n`` is stored: join the flush in flight when it
+        carries them, else wait for it to end and join (or lead) the next one."""
+        while self._durable < n:
+            flight = self._flight
+            if flight is None:
+                flight = self._start_flush()
+            carries = self._flight_upto >= n
+            try:
+                await asyncio.shield(flight)
+            except Exception:
+                if carries and self._durable < n:
+                    raise  # our events were in it: the caller learns they are not durable
+
+    def _start_flush(self) -> asyncio.Task[None]:
+        if self._timer is not None:  # this flush takes everything buffered
+            self._timer.cancel()
+            self._timer = None
+        self._flight_upto = self._logged
+        self._flight = asyncio.ensure_future(self._flush_all(self._logged))
+        self._flight.add_done_callback(self._landed)
+        return self._flight
+
+    def _landed(self, flight: asyncio.Task[None]) -> None:
+        if flight.cancelled():
+            return
+        self.error = flight.exception()  # retrieved here, so a failure nobody awaited is still kept
+        if self.error is None:
+            self._retry_delay = self.max_delay
+            if len(self._buffer) >= self.max_batch:  # a full batch waited for this flush: next one now
+                self._flush_soon()
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._flush_soon()
 
     def _flush_soon(self) -> None:
-        self._timer = None
-        self._background = asyncio.ensure_future(self._background_flush())
+        if self._background is None or self._background.done():
+            self._background = asyncio.ensure_future(self._background_flush())
 
     async def _background_flush(self) -> None:
         try:
-            await self.flush()
-        except StoreError as exc:  # kept for the caller: the next log/flush/close retries
-            self.error = exc
+            await self._durable_through(self._logged)
+        except Exception:  # kept in self.error; retried after a pause, and by the next log, flush or close
+            if self._buffer and self._timer is None:
+                self._timer = asyncio.get_running_loop().call_later(self._retry_delay, self._on_timer)
+                self._retry_delay = min(self._retry_delay * 2, max(_RETRY_CAP, self.max_delay))
 
-    async def flush(self) -> int:
-        """Write everything buffered; returns how many events became durable."""
-        async with self._flush_lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            total = 0
-            while self._buffer:
-                batch = self._buffer[: self.max_batch]
-                await self._write(batch)
-                del self._buffer[: len(batch)]
-                total += len(batch)
-                self.flushed += len(batch)
-            self.error = None
-            return total
+    async def _flush_all(self, upto: int) -> None:
+        """The flush in flight: every buffered event up to ``upto``, one commit per max_batch events."""
+        try:
+            while self._buffer and self._buffer[0].n <= upto:
+                size = min(self.max_batch, upto - self._buffer[0].n + 1)
+                await self._write(size)
+                batch = self._buffer[:size]
+                del self._buffer[:size]
+                self._durable = batch[-1].n
+                self.flushed += size
+                self.flushes += 1
+                for e in batch:
+                    self._buffered[e.execution_id] -= 1
+                    if not self._buffered[e.execution_id]:  # nothing of it buffered: the head cache knows it
+                        del self._buffered[e.execution_id]
+                        self._last_seq.pop(e.execution_id, None)
+        finally:
+            self._flight = None
+
+    async def _write(self, size: int) -> None:
+        """Store the first ``size`` buffered events (one statement, one commit) or raise."""
+        stored: set[uuid.UUID] = set()
+        taken, lost = 0, 0
+        while True:
+            batch = [e for e in self._buffer[:size] if e.id not in stored]
+            if not batch:
+                return
+            try:
+                await self.logs.write(await self._chain(batch))
+                return
+            except StoreError as exc:
+                if exc.sqlstate in TAKEN and taken < 3:
+                    taken += 1
+                elif _connection_lost(exc) and lost < 1:
+                    lost += 1  # the pool may have handed out a connection the server dropped: once more
+                    continue
+                else:
+                    raise
+            # Refused because something holds our seqs or ids: a commit of ours whose answer
+            # was lost, or another writer. Ours are stored: count them as written. The others
+            # are numbered and chained again after the stored head, in order.
+            stored |= await self.logs.stored_ids([e.id for e in batch])
+            await self._renumber({e.execution_id for e in batch}, stored)
+
+    async def _renumber(self, execution_ids: set[uuid.UUID], stored: set[uuid.UUID]) -> None:
+        heads = {eid: await self.logs.head(eid, reload=True) for eid in execution_ids}
+        last_seq = {eid: (head.owner, head.seq) for eid, head in heads.items()}
+        for i, e in enumerate(self._buffer):  # no await from here on: log() sees all of it or none
+            if e.execution_id in last_seq and e.id not in stored:
+                owner, last = last_seq[e.execution_id]
+                last_seq[e.execution_id] = (owner, last + 1)
+                self._buffer[i] = replace(e, seq=last + 1)
+        self._last_seq.update({eid: last for eid, last in last_seq.items() if eid in self._buffered})
 
     async def _chain(self, batch: list[_Pending]) -> list[ChainedEvent]:
         """The batch chained, each event hashed onto the one before it, each execution's
@@ -149,34 +254,11 @@ class LogWriter:
             chained.append(event)
         return chained
 
-    async def _write(self, batch: list[_Pending]) -> None:
-        for attempt in range(1, 4):
-            try:
-                await self.logs.copy(await self._chain(batch))
-                return
-            except (SeqConflict, ConstraintViolation) as exc:
-                if exc.sqlstate not in TAKEN or attempt == 3:
-                    raise
-            # someone else (a user function, another writer) appended meanwhile:
-            # number and chain the unacknowledged events again after the new head, in order
-            batch = await self._renumber({e.execution_id for e in batch}, len(batch))
-
-    async def _renumber(self, execution_ids: set[uuid.UUID], batch_size: int) -> list[_Pending]:
-        heads = {eid: await self.logs.head(eid, reload=True) for eid in execution_ids}
-        last_seq = {eid: (head.owner, head.seq) for eid, head in heads.items()}
-        renumbered = []
-        for e in self._buffer:
-            if e.execution_id in last_seq:
-                owner, last = last_seq[e.execution_id]
-                last_seq[e.execution_id] = (owner, last + 1)
-                e = replace(e, seq=last + 1)
-            renumbered.append(e)
-        self._buffer = renumbered
-        self._last_seq.update(last_seq)
-        return self._buffer[:batch_size]
-
     async def close(self) -> None:
         """Flush what is left; the writer may not be used afterwards."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._background is not None:
             await asyncio.gather(self._background, return_exceptions=True)
         await self.flush()
@@ -189,3 +271,9 @@ class LogWriter:
 
     def __len__(self) -> int:
         return len(self._buffer)
+
+
+def _connection_lost(exc: StoreError) -> bool:
+    """The connection broke (not a refusal, not a pool that found no server in time)."""
+    cause = exc.__cause__
+    return isinstance(cause, psycopg.OperationalError) and not isinstance(cause, psycopg_pool.PoolTimeout)

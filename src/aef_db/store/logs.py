@@ -17,7 +17,7 @@ import psycopg
 
 from aef_db.models import ExecutionLog, LogEventType
 from aef_db.store.base import Actor, Core, Q, Scoped
-from aef_db.store.errors import TAKEN, ConstraintViolation, NotFound, SeqConflict
+from aef_db.store.errors import NotFound, SeqConflict, translate
 from aef_db.store.events import ChainedEvent, chain_after, new_event, stored_texts
 from aef_db.store.heads import Head, HeadCache
 from aef_db.store.log_writer import LogWriter
@@ -89,25 +89,29 @@ class Logs(Scoped):
             return ExecutionLog.model_validate(row)
         raise AssertionError("unreachable")
 
-    async def copy(self, events: Sequence[ChainedEvent]) -> None:
-        """Store chained events with COPY in one transaction, then remember the heads they make.
+    async def write(self, events: Sequence[ChainedEvent]) -> None:
+        """Store chained events in one statement and one commit, then remember the heads they make.
 
-        Safe to retry: when a commit's answer was lost, the retry is refused (their seqs
-        and ids are taken) but finds all its events stored, and counts as done.
+        For the engine (autocommit) that is one round trip; a user's view sends it in a
+        transaction acting as the user. The database checks every link, as for append.
+        When the answer is lost, the events may or may not be stored: ``stored_ids`` tells.
         """
-        try:
-            async with self.transaction() as conn, conn.cursor().copy(Q["copy_logs"]) as copy:
-                for event in events:
-                    await copy.write_row(event)
-        except (SeqConflict, ConstraintViolation) as exc:
-            if exc.sqlstate not in TAKEN or await self._count_stored(events) != len(events):
-                raise
+        params = dict(zip(ChainedEvent._fields, (list(column) for column in zip(*events, strict=True)), strict=True))
+        if self.actor.user_id is None:
+            try:
+                async with self.core.pool.connection() as conn:
+                    await conn.execute(Q["insert_logs"], params)
+            except psycopg.Error as exc:
+                raise translate(exc) from exc
+        else:
+            async with self.transaction() as conn:
+                await conn.execute(Q["insert_logs"], params)
         for event in events:
             self._heads.remember(event.execution_id, event.head)
 
-    async def _count_stored(self, events: Sequence[ChainedEvent]) -> int:
-        row = await self.fetch_one("logs_present", {"ids": [e.id for e in events]})
-        return 0 if row is None else int(row["n"])
+    async def stored_ids(self, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of these event ids are stored (after a commit whose answer was lost)."""
+        return {row["id"] for row in await self.fetch_all("logs_stored", {"ids": list(ids)})}
 
     async def read(self, execution_id: uuid.UUID, after_seq: int = 0, limit: int = 100) -> list[ExecutionLog]:
         rows = await self.fetch_all("read_logs", {"execution_id": execution_id, "after_seq": after_seq, "limit": limit})

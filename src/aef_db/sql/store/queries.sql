@@ -72,14 +72,23 @@ values (%(id)s, %(execution_id)s, %(user_id)s, %(seq)s, %(step_id)s, %(event_typ
         %(data)s::jsonb, %(browser_state)s::jsonb, %(prev_hash)s, %(hash)s)
 returning *;
 
--- name: copy_logs
-copy public.aef_execution_logs
+-- name: insert_logs
+-- A LogWriter batch in one statement: one round trip and one commit in autocommit,
+-- and one run of the statement check for the whole batch. Each parameter is one
+-- column of the batch, sent in binary (%b); data and browser_state are the exact
+-- jsonb text the writer hashed.
+insert into public.aef_execution_logs
   (id, execution_id, user_id, seq, step_id, event_type, "timestamp", data, browser_state, prev_hash, hash)
-from stdin;
+select b.id, b.execution_id, b.user_id, b.seq, b.step_id, b.event_type::public.log_event_type, b."timestamp",
+       b.data::jsonb, b.browser_state::jsonb, b.prev_hash, b.hash
+  from unnest(%(id)b::uuid[], %(execution_id)b::uuid[], %(user_id)b::uuid[], %(seq)b::int8[], %(step_id)b::text[],
+              %(event_type)b::text[], %(timestamp)b::timestamptz[], %(data)b::text[], %(browser_state)b::text[],
+              %(prev_hash)b::bytea[], %(hash)b::bytea[])
+       as b(id, execution_id, user_id, seq, step_id, event_type, "timestamp", data, browser_state, prev_hash, hash);
 
--- name: logs_present
--- Which of a batch's event ids are already stored (a commit whose answer was lost).
-select count(*) as n from public.aef_execution_logs where id = any(%(ids)s);
+-- name: logs_stored
+-- Which of a batch's event ids are stored (a commit whose answer was lost).
+select id from public.aef_execution_logs where id = any(%(ids)s);
 
 -- name: read_logs
 select * from public.aef_execution_logs
