@@ -203,3 +203,33 @@ def test_a_writer_killed_mid_batch_loses_nothing_it_acknowledged(migrated: Datab
         if proc.poll() is None:
             proc.kill()
     assert seqs(migrated, execution_id) == list(range(1, 52))  # acknowledged: all there; unflushed: none
+
+
+def test_tasks_sharing_a_writer_commit_their_durable_events_together(migrated: Database) -> None:
+    """Group commit: eight tasks, one writer, 25 steps each; a step_completed returns once
+    its own commit is done, and the events of tasks that wait at the same time share it."""
+    executions = [f.execution(migrated, status="running") for _ in range(8)]
+
+    async def body(store: Store) -> tuple[int, int]:
+        writer = store.logs.writer(max_delay=60)
+
+        async def task(execution_id: uuid.UUID) -> None:
+            for i in range(25):
+                await writer.log(execution_id, "step_started", step_id=f"s{i}")
+                await writer.log(execution_id, "step_completed", step_id=f"s{i}")
+                assert len(writer) == 0 or all(e.execution_id != execution_id for e in writer._buffer)
+
+        await asyncio.gather(*(task(e) for e in executions))
+        assert len(writer) == 0  # nothing left: every task's last event was durable
+        return writer.flushed, writer.flushes
+
+    flushed, flushes = run(migrated, body)
+    assert flushed == 400
+    for execution_id in executions:
+        assert seqs(migrated, execution_id) == list(range(1, 51))
+    # one commit per transaction id: rows committed together share their xmin
+    commits = f.one(migrated, "select count(distinct xmin::text) from public.aef_execution_logs")
+    assert commits == flushes
+    # 200 durable events; one commit each without group commit. Eight tasks waiting at
+    # once share a commit: a few more than 200 / 8 commits, far fewer than 200
+    assert commits <= 200 / 3, f"{commits} commits for 200 durable events"

@@ -39,6 +39,14 @@ class _Pending:
     browser_state: str | None
 
 
+@dataclass
+class _Flight:
+    """A flush: it carries every event logged before it starts writing (``upto``)."""
+
+    task: asyncio.Task[None] | None = None
+    upto: int | None = None  # set when it starts: tasks scheduled before then still join it
+
+
 class LogWriter:
     """Batches events from any number of tasks; one flush in flight at a time (group commit).
 
@@ -74,8 +82,7 @@ class LogWriter:
         # per execution with buffered events: owner, last seq handed out
         self._last_seq: dict[uuid.UUID, tuple[uuid.UUID, int]] = {}
         self._buffered: Counter[uuid.UUID] = Counter()  # buffered events per execution
-        self._flight: asyncio.Task[None] | None = None  # the flush in flight
-        self._flight_upto = 0  # the last n it carries
+        self._flight: _Flight | None = None  # the flush in flight (or about to start)
         self._timer: asyncio.TimerHandle | None = None
         self._background: asyncio.Task[Any] | None = None
         self._retry_delay = max_delay
@@ -132,24 +139,19 @@ class LogWriter:
         """Return once every event up to ``n`` is stored: join the flush in flight when it
         carries them, else wait for it to end and join (or lead) the next one."""
         while self._durable < n:
-            flight = self._flight
-            if flight is None:
-                flight = self._start_flush()
-            carries = self._flight_upto >= n
+            flight = self._flight or self._start_flush()
+            assert flight.task is not None
             try:
-                await asyncio.shield(flight)
+                await asyncio.shield(flight.task)
             except Exception:
-                if carries and self._durable < n:
+                if flight.upto is not None and flight.upto >= n and self._durable < n:
                     raise  # our events were in it: the caller learns they are not durable
 
-    def _start_flush(self) -> asyncio.Task[None]:
-        if self._timer is not None:  # this flush takes everything buffered
-            self._timer.cancel()
-            self._timer = None
-        self._flight_upto = self._logged
-        self._flight = asyncio.ensure_future(self._flush_all(self._logged))
-        self._flight.add_done_callback(self._landed)
-        return self._flight
+    def _start_flush(self) -> _Flight:
+        flight = self._flight = _Flight()
+        flight.task = asyncio.ensure_future(self._flush_all(flight))
+        flight.task.add_done_callback(self._landed)
+        return flight
 
     def _landed(self, flight: asyncio.Task[None]) -> None:
         if flight.cancelled():
@@ -176,8 +178,12 @@ class LogWriter:
                 self._timer = asyncio.get_running_loop().call_later(self._retry_delay, self._on_timer)
                 self._retry_delay = min(self._retry_delay * 2, max(_RETRY_CAP, self.max_delay))
 
-    async def _flush_all(self, upto: int) -> None:
-        """The flush in flight: every buffered event up to ``upto``, one commit per max_batch events."""
+    async def _flush_all(self, flight: _Flight) -> None:
+        """The flush in flight: every event buffered when it starts, one commit per max_batch events."""
+        flight.upto = upto = self._logged
+        if self._timer is not None:  # it takes everything buffered
+            self._timer.cancel()
+            self._timer = None
         try:
             while self._buffer and self._buffer[0].n <= upto:
                 size = min(self.max_batch, upto - self._buffer[0].n + 1)
@@ -210,7 +216,10 @@ class LogWriter:
                 if exc.sqlstate in TAKEN and taken < 3:
                     taken += 1
                 elif _connection_lost(exc) and lost < 1:
-                    lost += 1  # the pool may have handed out a connection the server dropped: once more
+                    # the pool handed out a connection the server dropped (a restart): the pool
+                    # drops every such one, and the batch is tried once more
+                    lost += 1
+                    await self.logs.core.pool.check()
                     continue
                 else:
                     raise
