@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -161,6 +162,9 @@ class LogWriter:
             self._retry_delay = self.max_delay
             if len(self._buffer) >= self.max_batch:  # a full batch waited for this flush: next one now
                 self._flush_soon()
+        elif self._buffer and self._timer is None:  # tried again later, with or without another log call
+            self._timer = asyncio.get_running_loop().call_later(self._retry_delay, self._on_timer)
+            self._retry_delay = min(self._retry_delay * 2, max(_RETRY_CAP, self.max_delay))
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -171,12 +175,9 @@ class LogWriter:
             self._background = asyncio.ensure_future(self._background_flush())
 
     async def _background_flush(self) -> None:
-        try:
+        # a failure is kept in self.error (_landed), and the flush tried again after a pause
+        with contextlib.suppress(Exception):
             await self._durable_through(self._logged)
-        except Exception:  # kept in self.error; retried after a pause, and by the next log, flush or close
-            if self._buffer and self._timer is None:
-                self._timer = asyncio.get_running_loop().call_later(self._retry_delay, self._on_timer)
-                self._retry_delay = min(self._retry_delay * 2, max(_RETRY_CAP, self.max_delay))
 
     async def _flush_all(self, flight: _Flight) -> None:
         """The flush in flight: every event buffered when it starts, one commit per max_batch events."""
