@@ -21,7 +21,7 @@ from aef_db.cluster import find_pg_bin
 from aef_db.connection import connect
 
 from .. import factories as f
-from ..conftest import Database
+from ..conftest import API_ROLES, Database
 from ..factories import OWNER
 
 
@@ -321,6 +321,164 @@ def test_a_forged_seq_is_refused(migrated: Database) -> None:
                 (execution_id, seq),
             )
         assert excinfo.value.sqlstate == state
+
+
+# -- the statement check, one row and many ----------------------------------------------
+# A one-row statement is checked against its chain's head (one update of aef_audit.log_heads);
+# anything that update does not take, and every multi-row statement, gets the set-based check.
+
+
+def head(db: Database, execution_id: uuid.UUID) -> tuple[int, bytes] | None:
+    row = (
+        db.shared()
+        .execute("select last_seq, last_hash from aef_audit.log_heads where execution_id = %s", (execution_id,))
+        .fetchone()
+    )
+    return None if row is None else (row["last_seq"], row["last_hash"])
+
+
+def supplied_rows(
+    execution_id: uuid.UUID, after: tuple[int, bytes | None], n: int, broken: str | None = None
+) -> list[tuple]:
+    """n honest events continuing the chain after (seq, hash); the last one broken as asked."""
+    when = dt.datetime.now(dt.UTC)
+    seq, prev = after
+    rows = []
+    for i in range(n):
+        seq, user, link = seq + 1, OWNER, prev
+        if i == n - 1 and broken == "prev_hash":
+            link = b"\x01" * 32  # a forged link, hashed consistently
+        elif i == n - 1 and broken == "seq":
+            seq += 1  # a gap
+        elif i == n - 1 and broken == "user_id":
+            user = f.OTHER
+        prev = event_hash(execution_id, seq, None, "user_input", micros(when), "{}", None, link)
+        rows.append((execution_id, user, seq, when, link, prev))
+    return rows
+
+
+def insert_supplied(conn: psycopg.Connection, rows: list[tuple]) -> None:
+    """One INSERT statement carrying every row."""
+    values = ", ".join(["(%s, %s, %s, 'user_input', %s, '{}', %s, %s)"] * len(rows))
+    conn.execute(
+        'insert into public.aef_execution_logs (execution_id, user_id, seq, event_type, "timestamp", data, prev_hash, hash)'
+        f" values {values}",
+        [v for row in rows for v in row],
+    )
+
+
+BREAKS = [(None, None), ("prev_hash", "AE009"), ("user_id", "AE006"), ("seq", "AE007")]
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+@pytest.mark.parametrize(("broken", "sqlstate"), BREAKS)
+def test_a_supplied_statement_is_checked_one_row_or_many(
+    migrated: Database, rows: int, broken: str | None, sqlstate: str | None
+) -> None:
+    """A broken link, a foreign owner or a gap is refused with its SQLSTATE, whether the statement
+    carries one row (checked against the head) or several (checked set-based); the head stays."""
+    execution_id = chain(migrated, 2, 1)[0]
+    before = head(migrated, execution_id)
+    assert before is not None and before[0] == 2
+    batch = supplied_rows(execution_id, before, rows, broken)
+    if sqlstate is None:
+        with migrated.acting("service_role") as conn:
+            insert_supplied(conn, batch)
+        assert head(migrated, execution_id) == (2 + rows, batch[-1][-1])
+        assert check(migrated).intact
+        return
+    with pytest.raises(psycopg.Error) as excinfo, migrated.acting("service_role") as conn:
+        insert_supplied(conn, batch)
+    assert excinfo.value.sqlstate == sqlstate, excinfo.value
+    assert head(migrated, execution_id) == before
+    assert f.one(migrated, "select count(*) from public.aef_execution_logs") == 2
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+@pytest.mark.parametrize(("forged", "sqlstate"), [("hash", "AE009"), ("owner", "AE006"), ("seq", "AE007")])
+def test_a_forged_fill_cursor_is_caught_one_row_or_many(
+    migrated: Database, rows: int, forged: str, sqlstate: str
+) -> None:
+    """Any role can set the fill's cursor; a filled statement built on a forged one is refused
+    by the statement check, on the one-row path as on the set-based one."""
+    execution_id = chain(migrated, 2, 1)[0]
+    before = head(migrated, execution_id)
+    assert before is not None
+    parts = {"owner": str(OWNER), "seq": "2", "hash": before[1].hex()}
+    parts[forged] = {"owner": str(f.OTHER), "seq": "4", "hash": "01" * 32}[forged]
+    cursor = "|".join([str(execution_id), parts["owner"], parts["seq"], parts["hash"]])
+    with pytest.raises(psycopg.Error) as excinfo, migrated.acting("service_role") as conn:
+        conn.execute("select pg_catalog.set_config('aef.log_cursor', %s, true)", (cursor,))
+        conn.execute(
+            "insert into public.aef_execution_logs (execution_id, event_type)"
+            " select %s, 'user_input' from generate_series(1, %s)",
+            (execution_id, rows),
+        )
+    assert excinfo.value.sqlstate == sqlstate, excinfo.value
+    assert head(migrated, execution_id) == before
+
+
+@pytest.mark.parametrize("rows", [1, 2])
+@pytest.mark.parametrize("path", ["filled", "supplied"])
+def test_an_archived_log_takes_no_new_chain(migrated: Database, rows: int, path: str) -> None:
+    """After archiving, a new chain (seq 1) is refused with AE010 on either path, one row or
+    many; a supplied event continuing the archived seqs has no event before it (AE007)."""
+    execution_id = chain(migrated, 3, 1)[0]
+    f.one(migrated, "update public.aef_executions set status = 'completed' where id = %s returning id", (execution_id,))
+    with migrated.acting("service_role") as conn:
+        conn.execute("select aef_audit.archive_execution_logs(%s, 'file:///archive')", (execution_id,))
+    assert head(migrated, execution_id) is None
+    with pytest.raises(psycopg.Error) as excinfo, migrated.acting("service_role") as conn:
+        if path == "filled":
+            conn.execute(
+                "insert into public.aef_execution_logs (execution_id, event_type)"
+                " select %s, 'user_input' from generate_series(1, %s)",
+                (execution_id, rows),
+            )
+        else:
+            insert_supplied(conn, supplied_rows(execution_id, (0, None), rows))
+    assert excinfo.value.sqlstate == "AE010", excinfo.value
+    if path == "supplied":
+        with pytest.raises(psycopg.Error) as excinfo, migrated.acting("service_role") as conn:
+            insert_supplied(conn, supplied_rows(execution_id, (3, b"\x02" * 32), rows))
+        assert excinfo.value.sqlstate == "AE007", excinfo.value
+    assert f.one(migrated, "select count(*) from public.aef_execution_logs") == 0
+    assert head(migrated, execution_id) is None
+
+
+def test_a_head_behind_the_log_falls_back_to_the_log(migrated: Database) -> None:
+    """A superuser's insert with the triggers off leaves the head behind; the next one-row
+    append is then checked against the log itself, and the head catches up."""
+    execution_id = chain(migrated, 2, 1)[0]
+    before = head(migrated, execution_id)
+    assert before is not None
+    third = supplied_rows(execution_id, before, 1)
+    with migrated.connect(superuser=True) as conn, conn.transaction():
+        conn.execute("set local session_replication_role = replica")
+        insert_supplied(conn, third)
+    assert head(migrated, execution_id) == before
+    # a row continuing the stale head (seq 3 again) is a duplicate; one after the real last event goes in
+    with pytest.raises(psycopg.Error) as excinfo, migrated.acting("service_role") as conn:
+        insert_supplied(conn, supplied_rows(execution_id, before, 1))
+    assert excinfo.value.sqlstate == "23505"
+    fourth = supplied_rows(execution_id, (3, third[0][-1]), 1)
+    with migrated.acting("service_role") as conn:
+        insert_supplied(conn, fourth)
+    assert head(migrated, execution_id) == (4, fourth[0][-1])
+    assert check(migrated).intact
+
+
+def test_no_api_role_can_write_a_chain_head(migrated: Database) -> None:
+    """The one-row check trusts aef_audit.log_heads: only the statement check and archiving write it."""
+    execution_id = chain(migrated, 1, 1)[0]
+    for role in API_ROLES:
+        for privilege in ("INSERT", "UPDATE", "DELETE", "TRUNCATE"):
+            assert not f.one(
+                migrated, "select has_table_privilege(%s, 'aef_audit.log_heads', %s)", (role, privilege)
+            ), (role, privilege)
+    with pytest.raises(psycopg.Error) as excinfo, migrated.acting("service_role") as conn:
+        conn.execute("update aef_audit.log_heads set last_seq = 9 where execution_id = %s", (execution_id,))
+    assert excinfo.value.sqlstate == "42501"
 
 
 @pytest.mark.parametrize(

@@ -153,9 +153,9 @@ STORE_CASES = [
         ("aef_execution_logs_user_page_idx",),
         lambda i: {"execution_id": i["logged"], "after_seq": 0, "limit": 100},
     ),
-    # the append path: the statement check reads the event before by (execution_id, seq) and the
-    # execution by key (the chain head's upsert goes through log_heads_pkey as its conflict arbiter)
-    Case("append_log", E, (LOG_SEQ, EXECUTIONS_PK), next_event, run=True),
+    # the append path, one row: the statement check updates the chain's head by key where it
+    # continues it, with the execution's owner by key (docs/audit.md, "The chain")
+    Case("append_log", E, ("log_heads_pkey", EXECUTIONS_PK), next_event, run=True),
     # the LogWriter's batch: one statement, the same statement check
     Case("insert_logs", E, (LOG_SEQ, EXECUTIONS_PK), lambda i: next_batch(i, 3), run=True),
     # the fill path (no seq given), an execution's first event: the execution locked by key, the

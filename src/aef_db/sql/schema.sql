@@ -965,13 +965,13 @@ CREATE FUNCTION aef_private.logs_verify_batch() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET enable_seqscan TO 'off'
-    SET work_mem TO '64MB'
     AS $$
 declare
   bad pg_catalog.record;
   ignored pg_catalog.text;
   slot pg_catalog.text;
   interleaved pg_catalog.bool;
+  work_mem_before pg_catalog.text;
 begin
   -- the fill's cursor and slots (assignments: no query per statement)
   ignored := pg_catalog.set_config('aef.log_cursor', '', true);
@@ -982,6 +982,20 @@ begin
     end loop;
     ignored := pg_catalog.set_config('aef.log_slots', '', true);
   end if;
+
+  -- One row that continues its chain's head: checked and moved in one statement.
+  update aef_audit.log_heads h
+     set last_seq = i.seq, last_hash = i.hash, updated_at = pg_catalog.now()
+    from (select i.execution_id, i.seq, i.user_id, i.prev_hash, i.hash, pg_catalog.count(*) over () as n
+            from (select execution_id, seq, user_id, prev_hash, hash from inserted limit 2) i) i
+    join public.aef_executions e on e.id = i.execution_id
+   where i.n = 1 and h.execution_id = i.execution_id and h.last_seq = i.seq - 1 and h.last_hash = i.prev_hash
+     and e.user_id = i.user_id;
+  if found then
+    return null;
+  end if;
+  work_mem_before := pg_catalog.current_setting('work_mem');
+  ignored := pg_catalog.set_config('work_mem', '64MB', true);
 
   -- Every hash matches its event (the check constraint saw to that, row by row).
   -- Here, one query over the batch. A row whose predecessor came just before it
@@ -1047,6 +1061,7 @@ begin
   on conflict (execution_id) do update
      set last_seq = excluded.last_seq, last_hash = excluded.last_hash, updated_at = excluded.updated_at
    where h.last_seq < excluded.last_seq;
+  ignored := pg_catalog.set_config('work_mem', work_mem_before, true);  -- an error rolls it back instead
   return null;
 end
 $$;

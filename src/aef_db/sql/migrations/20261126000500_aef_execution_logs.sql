@@ -277,21 +277,30 @@ $$;
 comment on function aef_private.logs_fill() is
   'The fill path, row by row: seq, owner, prev_hash and hash for a writer that names only the seed''s columns; serializes per execution on its row lock.';
 
--- The statement check: owners, gapless seqs and every link, in one query; then
--- one head update per execution. enable_seqscan off, as for the fill; work_mem
--- for the sort of an interleaved batch (below), which stays in memory up to
--- about 400,000 events.
+-- The statement check: owners, gapless seqs and every link; then the heads.
+-- A one-row statement (an engine's append, a supabase-js insert) is checked
+-- against its chain's head: one UPDATE of aef_audit.log_heads by primary key
+-- moves the head only when the row continues it (head at seq - 1, last_hash =
+-- prev_hash) and carries the execution's owner. The head is the stored event
+-- before the row: only this check writes it, at the end of every statement
+-- (no API role may write aef_audit's tables), the log is append-only, and
+-- archiving deletes the head with the events. Any other statement, and a row
+-- that update does not take (a first event, a head behind the log, a break),
+-- gets the set-based check against the log, which names the break.
+-- enable_seqscan off, as for the fill; work_mem for the sort of an interleaved
+-- batch (below), which stays in memory up to about 400,000 events, set by the
+-- set-based path only (a SET clause costs every statement) and put back after.
 create function aef_private.logs_verify_batch() returns trigger
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
 set enable_seqscan = off
-set work_mem = '64MB'
 as $$
 declare
   bad pg_catalog.record;
   ignored pg_catalog.text;
   slot pg_catalog.text;
   interleaved pg_catalog.bool;
+  work_mem_before pg_catalog.text;
 begin
   -- the fill's cursor and slots (assignments: no query per statement)
   ignored := pg_catalog.set_config('aef.log_cursor', '', true);
@@ -302,6 +311,20 @@ begin
     end loop;
     ignored := pg_catalog.set_config('aef.log_slots', '', true);
   end if;
+
+  -- One row that continues its chain's head: checked and moved in one statement.
+  update aef_audit.log_heads h
+     set last_seq = i.seq, last_hash = i.hash, updated_at = pg_catalog.now()
+    from (select i.execution_id, i.seq, i.user_id, i.prev_hash, i.hash, pg_catalog.count(*) over () as n
+            from (select execution_id, seq, user_id, prev_hash, hash from inserted limit 2) i) i
+    join public.aef_executions e on e.id = i.execution_id
+   where i.n = 1 and h.execution_id = i.execution_id and h.last_seq = i.seq - 1 and h.last_hash = i.prev_hash
+     and e.user_id = i.user_id;
+  if found then
+    return null;
+  end if;
+  work_mem_before := pg_catalog.current_setting('work_mem');
+  ignored := pg_catalog.set_config('work_mem', '64MB', true);
 
   -- Every hash matches its event (the check constraint saw to that, row by row).
   -- Here, one query over the batch. A row whose predecessor came just before it
@@ -367,6 +390,7 @@ begin
   on conflict (execution_id) do update
      set last_seq = excluded.last_seq, last_hash = excluded.last_hash, updated_at = excluded.updated_at
    where h.last_seq < excluded.last_seq;
+  ignored := pg_catalog.set_config('work_mem', work_mem_before, true);  -- an error rolls it back instead
   return null;
 end
 $$;
