@@ -204,6 +204,7 @@ class StoreOptions(TypedDict, total=False):
     min_size: int
     max_size: int
     engine_role: str | None
+    pool_timeout: float
 
 
 class SyncStore(SyncStoreView):

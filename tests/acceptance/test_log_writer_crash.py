@@ -134,8 +134,8 @@ def test_one_writer_survives_a_crash_at_every_point_of_a_flush(crashable: Databa
     found_stored: list[set[uuid.UUID]] = []  # what the writer found stored after a refused retry
 
     async def main() -> None:
-        async with Store(db.url, cipher=None, max_size=4) as store:
-            store.core.pool.timeout = 5  # a flush during the outage gives up after 5 s (30 by default)
+        # a flush during the outage gives up after 5 s, not the default 30
+        async with Store(db.url, cipher=None, max_size=4, pool_timeout=5) as store:
             stored_ids = store.logs.stored_ids
 
             async def recording(ids: Any) -> set[uuid.UUID]:

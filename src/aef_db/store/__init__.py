@@ -78,6 +78,7 @@ class Store:
         min_size: int = 1,
         max_size: int = 8,
         engine_role: str | None = ENGINE_ROLE,
+        pool_timeout: float = 30.0,
         _core: Core | None = None,
         _actor: Actor | None = None,
         _heads: HeadCache | None = None,
@@ -88,6 +89,7 @@ class Store:
             min_size=min_size,
             max_size=max_size,
             engine_role=engine_role,
+            pool_timeout=pool_timeout,
         )
         self.actor = _actor or Actor(engine_role or "")
         # one head cache for a Store and its as_user views; only Logs reads or writes it

@@ -33,13 +33,21 @@ class Core:
     """Shared by a Store and its ``as_user`` views: one pool, one cipher."""
 
     def __init__(
-        self, url: str, *, cipher: Cipher | None, min_size: int, max_size: int, engine_role: str | None
+        self,
+        url: str,
+        *,
+        cipher: Cipher | None,
+        min_size: int,
+        max_size: int,
+        engine_role: str | None,
+        pool_timeout: float,
     ) -> None:
         self.engine_role = engine_role
         self.pool = AsyncConnectionPool(
             url,
             min_size=min_size,
             max_size=max_size,
+            timeout=pool_timeout,
             open=False,
             configure=self._configure,
             kwargs={"autocommit": True, "row_factory": dict_row, "application_name": "aef-db store"},
