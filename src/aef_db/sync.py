@@ -100,6 +100,7 @@ class _Component(_Facade[T_co]):
 
     fetch_one = _blocking(Scoped.fetch_one)
     fetch_all = _blocking(Scoped.fetch_all)
+    execute = _blocking(Scoped.execute)
 
 
 class SyncExecutions(_Component[Executions]):

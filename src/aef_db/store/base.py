@@ -89,16 +89,29 @@ class Scoped:
             claims = json.dumps({"sub": str(self.actor.user_id), "role": self.actor.role})
             await conn.execute(Q["act_as_user"], {"claims": claims})
 
-    async def fetch_one(self, query_name: str, params: dict[str, Any]) -> dict[str, Any] | None:
-        """The first row of the named query (store/queries.sql). The engine runs it in autocommit: one round trip."""
+    @asynccontextmanager
+    async def statement(self) -> AsyncIterator[psycopg.AsyncConnection[dict[str, Any]]]:
+        """Where one statement runs: the engine's in autocommit (one round trip), a user's
+        in a transaction acting as the user."""
         if self.actor.user_id is not None:
             async with self.transaction() as conn:
-                return await (await conn.execute(Q[query_name], params)).fetchone()
+                yield conn
+            return
         try:
             async with self.core.pool.connection() as conn:
-                return await (await conn.execute(Q[query_name], params)).fetchone()
+                yield conn
         except psycopg.Error as exc:
             raise translate(exc) from exc
+
+    async def fetch_one(self, query_name: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        """The first row of the named query (store/queries.sql), as one statement."""
+        async with self.statement() as conn:
+            return await (await conn.execute(Q[query_name], params)).fetchone()
+
+    async def execute(self, query_name: str, params: dict[str, Any]) -> None:
+        """The named query, as one statement, for its effect alone."""
+        async with self.statement() as conn:
+            await conn.execute(Q[query_name], params)
 
     async def fetch_all(self, query_name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Every row of the named query, in a transaction as this actor."""

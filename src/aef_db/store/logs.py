@@ -17,7 +17,7 @@ import psycopg
 
 from aef_db.models import ExecutionLog, LogEventType
 from aef_db.store.base import Actor, Core, Q, Scoped
-from aef_db.store.errors import NotFound, SeqConflict, translate
+from aef_db.store.errors import NotFound, SeqConflict
 from aef_db.store.events import ChainedEvent, chain_after, new_event, stored_texts
 from aef_db.store.heads import Head, HeadCache
 from aef_db.store.log_writer import LogWriter
@@ -79,14 +79,24 @@ class Logs(Scoped):
                 head, execution_id, event.event_type.value, event.step_id, data_text, state_text, when
             )
             try:
-                row = await self.fetch_one("append_log", chained._asdict())
+                await self.execute("append_log", chained._asdict())
             except SeqConflict:
                 if attempt == 2:
                     raise
                 continue
-            assert row is not None
             self._heads.remember(execution_id, chained.head)
-            return ExecutionLog.model_validate(row)
+            # every column is what was sent and validated: no row comes back to parse
+            return ExecutionLog.model_construct(
+                id=chained.id,
+                execution_id=execution_id,
+                step_id=event.step_id,
+                event_type=event.event_type,
+                timestamp=when,
+                data=event.data,
+                browser_state=event.browser_state,
+                user_id=chained.user_id,
+                seq=chained.seq,
+            )
         raise AssertionError("unreachable")
 
     async def write(self, events: Sequence[ChainedEvent]) -> None:
@@ -97,15 +107,7 @@ class Logs(Scoped):
         When the answer is lost, the events may or may not be stored: ``stored_ids`` tells.
         """
         params = dict(zip(ChainedEvent._fields, (list(column) for column in zip(*events, strict=True)), strict=True))
-        if self.actor.user_id is None:
-            try:
-                async with self.core.pool.connection() as conn:
-                    await conn.execute(Q["insert_logs"], params)
-            except psycopg.Error as exc:
-                raise translate(exc) from exc
-        else:
-            async with self.transaction() as conn:
-                await conn.execute(Q["insert_logs"], params)
+        await self.execute("insert_logs", params)
         for event in events:
             self._heads.remember(event.execution_id, event.head)
 

@@ -65,12 +65,13 @@ select e.user_id, coalesce(l.seq, 0) as last_seq, l.hash as last_hash
 select hash from public.aef_execution_logs where execution_id = %(execution_id)s and seq = %(seq)s;
 
 -- name: append_log
--- data and browser_state arrive as the exact jsonb text the writer hashed.
+-- data and browser_state arrive as the exact jsonb text the writer hashed. Nothing is
+-- returned: the writer knows every column it stored, and a row sent back costs a jsonb
+-- round trip and a parse per append.
 insert into public.aef_execution_logs
   (id, execution_id, user_id, seq, step_id, event_type, "timestamp", data, browser_state, prev_hash, hash)
 values (%(id)s, %(execution_id)s, %(user_id)s, %(seq)s, %(step_id)s, %(event_type)s, %(timestamp)s,
-        %(data)s::jsonb, %(browser_state)s::jsonb, %(prev_hash)s, %(hash)s)
-returning *;
+        %(data)s::jsonb, %(browser_state)s::jsonb, %(prev_hash)s, %(hash)s);
 
 -- name: insert_logs
 -- A LogWriter batch in one statement: one round trip and one commit in autocommit,

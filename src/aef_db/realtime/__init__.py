@@ -1,0 +1,1 @@
+"""Live changes: Supabase Broadcast from the database, and the Python change feed."""
