@@ -14,8 +14,18 @@ adds types, early validation, sealing of secrets and batching.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
+from aef_db.realtime.feed import (
+    Change,
+    FeedError,
+    FeedInterrupted,
+    Position,
+    PositionLost,
+    SubscriberTooSlow,
+    Subscription,
+)
 from aef_db.secrets import Cipher
 from aef_db.store.base import ENGINE_ROLE, Actor, Core
 from aef_db.store.checkpoints import Checkpoints
@@ -48,9 +58,12 @@ __all__ = [
     "ArchiveRefused",
     "BrowserSessions",
     "ChainConflict",
+    "Change",
     "Checkpoints",
     "ConstraintViolation",
     "Executions",
+    "FeedError",
+    "FeedInterrupted",
     "IllegalTransition",
     "ImmutableField",
     "InvalidTimeout",
@@ -61,9 +74,13 @@ __all__ = [
     "NotFound",
     "OwnerMismatch",
     "PermissionDenied",
+    "Position",
+    "PositionLost",
     "SeqConflict",
     "Store",
     "StoreError",
+    "SubscriberTooSlow",
+    "Subscription",
 ]
 
 _UNSET: Any = object()
@@ -103,11 +120,37 @@ class Store:
         """The same store acting as a signed-in user: role authenticated, RLS on."""
         return Store("", _core=self.core, _actor=Actor("authenticated", user_id), _heads=self._heads)
 
+    def subscribe(
+        self,
+        *,
+        user_id: uuid.UUID | None = None,
+        execution_id: uuid.UUID | None = None,
+        tables: Iterable[str] | None = None,
+        events: Iterable[str] | None = None,
+        after: Position | str | None = None,
+    ) -> Subscription:
+        """Changes to the four tables as they commit, in commit order (docs/realtime.md).
+
+        ``async with store.subscribe(...) as changes: async for change in changes: ...``
+        A user's view gets its own rows only, with the columns a signed-in user may select;
+        the engine gets every user's rows, or ``user_id``'s. ``after`` is a position a
+        subscription delivered before: the changes since then come first, none twice
+        (PositionLost when the feed no longer holds them).
+        """
+        if self.actor.user_id is not None:
+            if user_id is not None and user_id != self.actor.user_id:
+                raise ValueError("user_id: a user's view subscribes to that user's rows only")
+            user_id = self.actor.user_id
+        return self.core.feed.subscribe(
+            user_id=user_id, execution_id=execution_id, tables=tables, events=events, after=after
+        )
+
     async def open(self) -> Store:
         await self.core.pool.open(wait=True)
         return self
 
     async def close(self) -> None:
+        await self.core.feed.close()
         await self.core.pool.close()
 
     async def __aenter__(self) -> Store:

@@ -14,6 +14,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from aef_db import sql as package_sql
+from aef_db.realtime.feed import ChangeFeed
 from aef_db.secrets import Cipher, SecretsError
 from aef_db.store.errors import translate
 
@@ -53,6 +54,7 @@ class Core:
             kwargs={"autocommit": True, "row_factory": dict_row, "application_name": "aef-db store"},
         )
         self.cipher = cipher
+        self.feed = ChangeFeed(url)  # connects at the first subscription only
 
     async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
         if self.engine_role:
