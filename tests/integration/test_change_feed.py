@@ -346,3 +346,46 @@ def test_what_a_user_receives_is_what_their_policies_show(migrated: Database) ->
                 visible |= {(table, r["id"]) for r in conn.execute(f"select id from public.{table}")}
         # every row a user can see was inserted during the test (the database is fresh)
         assert got[user] == visible, user
+
+
+def test_an_approval_reaches_a_waiting_engine_at_once_not_by_polling(migrated: Database) -> None:
+    execution = f.execution(migrated, status="running")
+
+    async def body(store: Store) -> tuple[float, int]:
+        checkpoint = await store.checkpoints.create(execution, "manual_review")
+        # a poll interval longer than the test's patience: only the feed can wake the wait
+        waiting = asyncio.ensure_future(store.checkpoints.wait(checkpoint.id, poll=60, timeout=30))
+        while store.core.feed.subscribers == 0:
+            await asyncio.sleep(0.01)
+        started = asyncio.get_running_loop().time()
+        await store.as_user(f.OWNER).checkpoints.resolve(checkpoint.id, "approved")
+        waited = await asyncio.wait_for(waiting, 10)
+        assert waited.status.value == "approved"
+        return asyncio.get_running_loop().time() - started, store.core.feed.subscribers
+
+    elapsed, left = run(migrated, body)
+    assert elapsed < 10  # generous on a loaded machine; the poll alone would take 60 s
+    assert left == 0  # the wait left the feed
+
+
+def test_wait_still_works_where_the_feed_cannot_run(migrated: Database) -> None:
+    """A login without REPLICATION cannot decode: the wait falls back to reading."""
+    execution = f.execution(migrated, status="running")
+    db = migrated.shared(superuser=True)
+    db.execute("create role aef_no_replication login password 'pw' in role postgres")
+    url = migrated.url.replace(migrated.url.split("@")[0], "postgresql://aef_no_replication:pw")
+
+    async def body() -> str:
+        async with Store(url, cipher=None) as store:
+            checkpoint = await store.checkpoints.create(execution, "manual_review")
+            waiting = asyncio.ensure_future(store.checkpoints.wait(checkpoint.id, poll=0.05, timeout=30))
+            await asyncio.sleep(0.2)
+            assert slots(migrated) == [] and store.core.feed.subscribers == 0  # it is reading, not decoding
+            await store.as_user(f.OWNER).checkpoints.resolve(checkpoint.id, "approved")
+            return (await waiting).status.value
+
+    try:
+        assert asyncio.run(body()) == "approved"
+    finally:
+        db.execute("drop owned by aef_no_replication")
+        db.execute("drop role aef_no_replication")

@@ -8,9 +8,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 from psycopg.types.json import Jsonb
 
 from aef_db.models import Checkpoint, CheckpointStatus, CheckpointType, NewCheckpoint, Resolution, TimeoutPolicy
+from aef_db.realtime.feed import FeedError, Subscription
 from aef_db.store.base import Actor, Core, Q, Scoped
 from aef_db.store.errors import NotFound
 from aef_db.store.logs import Logs
@@ -101,17 +103,50 @@ class Checkpoints(Scoped):
     async def wait(self, checkpoint_id: uuid.UUID, *, poll: float = 0.25, timeout: float | None = None) -> Checkpoint:
         """The checkpoint once it is no longer pending: the decision, or its timeout.
 
-        When its timeout_at passes, the wait runs the sweeper itself, so a timeout
-        needs no pg_cron. ``timeout`` bounds the wait itself (TimeoutError).
+        The answer arrives through the change feed (Store.subscribe) as soon as it
+        commits; where the feed cannot run (no REPLICATION, no publication) or breaks,
+        the wait reads the checkpoint every ``poll`` seconds instead. When its
+        timeout_at passes, the wait runs the sweeper itself, so a timeout needs no
+        pg_cron. ``timeout`` bounds the wait itself (TimeoutError).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            checkpoint = await self.get(checkpoint_id)
-            if checkpoint.status is not CheckpointStatus.PENDING:
-                return checkpoint
-            if checkpoint.timeout_at is not None and checkpoint.timeout_at <= datetime.now(UTC):
-                await self.expire()
-                continue
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"checkpoint {checkpoint_id} is still pending")
-            await asyncio.sleep(poll)
+        subscription = self.core.feed.subscribe(
+            user_id=self.actor.user_id, tables=["aef_checkpoints"], events=["update", "delete"]
+        )
+        changes: Subscription | None = subscription
+        try:
+            try:
+                await subscription.__aenter__()  # before the first read: an answer after it is not missed
+            except (FeedError, psycopg.Error):
+                changes = None
+            while True:
+                checkpoint = await self.get(checkpoint_id)
+                if checkpoint.status is not CheckpointStatus.PENDING:
+                    return checkpoint
+                if checkpoint.timeout_at is not None and checkpoint.timeout_at <= datetime.now(UTC):
+                    await self.expire()
+                    continue
+                wake = [] if deadline is None else [deadline - time.monotonic()]
+                if deadline is not None and wake[0] <= 0:
+                    raise TimeoutError(f"checkpoint {checkpoint_id} is still pending")
+                if checkpoint.timeout_at is not None:
+                    wake.append((checkpoint.timeout_at - datetime.now(UTC)).total_seconds())
+                if changes is None:
+                    await asyncio.sleep(min([poll, *wake]))
+                    continue
+                try:
+                    await asyncio.wait_for(_touched(changes, checkpoint_id), min(wake) if wake else None)
+                except TimeoutError:
+                    pass
+                except FeedError:
+                    changes = None  # read again, then poll
+        finally:
+            if changes is not None:
+                await changes.close()
+
+
+async def _touched(changes: Subscription, checkpoint_id: uuid.UUID) -> None:
+    """Return at the next change of this checkpoint."""
+    async for change in changes:
+        if change.row.get("id") == checkpoint_id:
+            return
