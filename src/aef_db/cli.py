@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import os
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -495,6 +497,37 @@ def secrets_rotate(database_url: str | None) -> None:
             soft_wrap=True,
         )
         sys.exit(1)
+
+
+# -- watch --------------------------------------------------------------------
+
+
+@main.command("watch")
+@click.option("--user", "user_id", type=click.UUID, help="Only this user's executions and checkpoints.")
+@click.option("--execution", "execution_id", type=click.UUID, help="Only this execution.")
+@click.option("--json", "as_json", is_flag=True, help="Print each change as one line of JSON instead of the board.")
+@click.option("--count", type=click.IntRange(min=1), metavar="N", help="Exit after N changes (for scripts).")
+@database_url_option
+@handle_errors
+def watch_command(
+    user_id: uuid.UUID | None,
+    execution_id: uuid.UUID | None,
+    as_json: bool,
+    count: int | None,
+    database_url: str | None,
+) -> None:
+    """Follow executions live: status, current step, last events, checkpoints' time left (Ctrl-C ends)."""
+    from aef_db import watch
+
+    url = _url_or_start_embedded(database_url)
+    if not as_json:
+        _note("watching; Ctrl-C ends")
+    try:
+        asyncio.run(
+            watch.watch(url, user_id=user_id, execution_id=execution_id, as_json=as_json, console=out, count=count)
+        )
+    except KeyboardInterrupt:
+        _note("stopped")
 
 
 # -- doctor -------------------------------------------------------------------

@@ -332,6 +332,7 @@ class ChangeFeed:
                 self.url, autocommit=True, row_factory=dict_row, application_name="aef-db change feed"
             )
             try:
+                await self._preflight(conn)
                 # unique per feed: two stores in one process, or two processes, never clash
                 self.slot = f"aef_feed_{os.getpid()}_{uuid.uuid4().hex[:12]}"
                 row = await (await conn.execute(Q["feed_create_slot"], {"slot": self.slot})).fetchone()
@@ -348,6 +349,18 @@ class ChangeFeed:
             self._ring.clear()
             self._relations.clear()
             self._task = asyncio.ensure_future(self._poll_loop(conn))
+
+    @staticmethod
+    async def _preflight(conn: psycopg.AsyncConnection[dict[str, Any]]) -> None:
+        found = await (await conn.execute(Q["feed_preflight"])).fetchone()
+        assert found is not None
+        if not found["published"]:
+            raise FeedError("the change feed needs the publication aef_changes: run aef-db migrate up")
+        if not found["may_decode"]:
+            raise FeedError(
+                "the change feed decodes the WAL, which needs a login role with REPLICATION"
+                " (Supabase's postgres has it; service_role and authenticated do not)"
+            )
 
     async def _stop(self, reason: FeedError | None = None) -> None:
         task, conn = self._task, self._conn

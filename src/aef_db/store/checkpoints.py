@@ -117,7 +117,7 @@ class Checkpoints(Scoped):
         try:
             try:
                 await subscription.__aenter__()  # before the first read: an answer after it is not missed
-            except (FeedError, psycopg.Error):
+            except (FeedError, psycopg.Error):  # no REPLICATION, no publication, no slot to spare
                 changes = None
             while True:
                 checkpoint = await self.get(checkpoint_id)

@@ -2,6 +2,12 @@
 -- connection, as the role it logged in with: decoding needs REPLICATION (Supabase's
 -- postgres has it), which SET ROLE would drop.
 
+-- name: feed_preflight
+-- What decoding needs, checked before a slot is made: the publication (migration
+-- 20261126000900) and a login that may decode (REPLICATION, or superuser).
+select exists (select from pg_catalog.pg_publication where pubname = 'aef_changes') as published,
+       (select rolreplication or rolsuper from pg_catalog.pg_roles where rolname = session_user) as may_decode;
+
 -- name: feed_create_slot
 -- A temporary slot: it belongs to this session and is dropped when the session ends,
 -- however it ends, so a feed that dies holds no WAL. Its LSN is where decoding starts.
