@@ -11,6 +11,7 @@ secret is stored in clear.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from aef_db.models import Execution
 from aef_db.redaction import redact
 from aef_db.runner import Runner, State
 from aef_db.secrets import Cipher, Secret, generate_key
-from aef_db.store import Store
+from aef_db.store import FeedError, Store
 
 _Q = package_sql.queries("demo/queries.sql")
 USER = uuid.UUID("5eed0000-0000-4000-8000-0000000000a1")
@@ -66,6 +67,7 @@ def run(url: str, *, migrate: bool, home: Path, console: Console, report: Callab
     table, clean = summary(url)
     console.print(table)
     console.print(f"execution {execution.id}: [bold]{execution.status.value}[/bold]")
+    console.print("[dim]follow executions live in another terminal: aef-db watch[/dim]")
     return clean
 
 
@@ -87,60 +89,92 @@ async def run_demo(url: str, cipher: Cipher, console: Console) -> Execution:
         conn.execute(_Q["create_sop"], {"id": SOP, "user_id": USER, "steps": Jsonb(STEPS)})
     async with Store(url, cipher=cipher) as store:
         user = store.as_user(USER)
-        execution = await user.executions.start(
-            SOP, context_level="standard", execution_context={"step": "start", "month": "2026-10"}
-        )
-        console.print(f"[bold]execution[/bold] {execution.id} started by the user (through RLS), idle")
-        await store.executions.run(execution.id)
-        session = await store.sessions.lease(execution.id, USER, holder="demo-worker", mode="isolated")
-        await store.sessions.set_data(session.id, {"cookies": [COOKIE]})
+        live = asyncio.create_task(_live(user, console))
+        await _subscribed(store, live)
+        try:
+            return await _execute(store, user, console)
+        finally:
+            with contextlib.suppress(TimeoutError):  # until the live view has shown the execution finish
+                await asyncio.wait_for(live, 5)
 
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("running the SOP", total=len(STEPS))
-            async with store.logs.writer(max_delay=0.1) as log:
-                for step in STEPS:
-                    progress.update(task, description=f"step [cyan]{step}[/cyan]")
-                    await log.log(execution.id, "step_started", step_id=step)
-                    if step == "login":
-                        await store.executions.update_context(
+
+async def _live(user: Store, console: Console) -> None:
+    """Print each change of the user's rows as it commits (what ``aef-db watch`` follows),
+    until an execution finishes."""
+    try:
+        async with user.subscribe() as changes:
+            async for change in changes:
+                row = change.row
+                what = row.get("event_type") or row.get("status") or ""
+                step = row.get("step_id") or row.get("current_step_id") or ""
+                console.print(f"[dim]live[/dim] {change.table:<20} {change.op:<6} {what} {step}".rstrip())
+                if change.table == "aef_executions" and row.get("status") == "completed":
+                    return
+    except FeedError as exc:
+        console.print(f"[dim]live view unavailable: {exc}[/dim]")
+
+
+async def _subscribed(store: Store, live: asyncio.Task[None], patience: float = 10.0) -> None:
+    """Wait until the live view listens, so it shows the execution from its start."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    while store.core.feed.subscribers == 0 and not live.done() and loop.time() < deadline:
+        await asyncio.sleep(0.01)
+
+
+async def _execute(store: Store, user: Store, console: Console) -> Execution:
+    execution = await user.executions.start(
+        SOP, context_level="standard", execution_context={"step": "start", "month": "2026-10"}
+    )
+    console.print(f"[bold]execution[/bold] {execution.id} started by the user (through RLS), idle")
+    await store.executions.run(execution.id)
+    session = await store.sessions.lease(execution.id, USER, holder="demo-worker", mode="isolated")
+    await store.sessions.set_data(session.id, {"cookies": [COOKIE]})
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("running the SOP", total=len(STEPS))
+        async with store.logs.writer(max_delay=0.1) as log:
+            for step in STEPS:
+                progress.update(task, description=f"step [cyan]{step}[/cyan]")
+                await log.log(execution.id, "step_started", step_id=step)
+                if step == "login":
+                    await store.executions.update_context(
+                        execution.id,
+                        {
+                            "step": step,
+                            "month": "2026-10",
+                            "credentials": {"user": "ap@example.com", "password": Secret(PASSWORD)},
+                        },
+                        current_step_id=step,
+                    )
+                if step == "download":
+                    for i in range(3):
+                        await log.log(execution.id, "loop_iteration", step_id=step, data={"invoice": f"INV-{1040 + i}"})
+                        await log.log(
                             execution.id,
-                            {
-                                "step": step,
-                                "month": "2026-10",
-                                "credentials": {"user": "ap@example.com", "password": Secret(PASSWORD)},
-                            },
-                            current_step_id=step,
+                            "browser_action",
+                            step_id=step,
+                            data={"action": "click", "target": f"#download-{i}"},
+                            browser_state={"url": f"https://portal.example.com/invoices/{1040 + i}"},
                         )
-                    if step == "download":
-                        for i in range(3):
-                            await log.log(
-                                execution.id, "loop_iteration", step_id=step, data={"invoice": f"INV-{1040 + i}"}
-                            )
-                            await log.log(
-                                execution.id,
-                                "browser_action",
-                                step_id=step,
-                                data={"action": "click", "target": f"#download-{i}"},
-                                browser_state={"url": f"https://portal.example.com/invoices/{1040 + i}"},
-                            )
-                        await store.sessions.heartbeat(session.id, execution.id)
-                    if step in ("review", "validate"):
-                        await log.flush()  # the checkpoint's own events follow this step's start
-                    if step == "review":
-                        await _human_review(store, user, execution.id, console)
-                    if step == "validate":
-                        await _validation_that_times_out(store, execution.id, console)
-                    await log.log(execution.id, "step_completed", step_id=step)
-                    progress.advance(task)
-        await store.sessions.release(session.id, execution.id)
-        return await store.executions.complete(execution.id, {"step": "done", "month": "2026-10", "downloaded": 3})
+                    await store.sessions.heartbeat(session.id, execution.id)
+                if step in ("review", "validate"):
+                    await log.flush()  # the checkpoint's own events follow this step's start
+                if step == "review":
+                    await _human_review(store, user, execution.id, console)
+                if step == "validate":
+                    await _validation_that_times_out(store, execution.id, console)
+                await log.log(execution.id, "step_completed", step_id=step)
+                progress.advance(task)
+    await store.sessions.release(session.id, execution.id)
+    return await store.executions.complete(execution.id, {"step": "done", "month": "2026-10", "downloaded": 3})
 
 
 async def _human_review(store: Store, user: Store, execution_id: uuid.UUID, console: Console) -> None:

@@ -21,6 +21,10 @@ def test_demo_runs_a_sample_sop_and_stores_no_secret_in_clear(migrated: Database
     assert result.exit_code == 0, result.output
     assert "secrets stored in plaintext │ none" in result.output
     assert "manual_review -> approved by the user" in result.output and "data_validation -> timeout" in result.output
+    live = [line.split()[1:3] for line in result.output.splitlines() if line.startswith("live ")]
+    assert live[0] == ["aef_executions", "insert"] and live[-1] == ["aef_executions", "update"]
+    assert ["aef_checkpoints", "update"] in live and ["aef_browser_sessions", "update"] in live
+    assert "aef-db watch" in result.output
     statuses = f.one(migrated, "select string_agg(status::text, ',' order by status) from public.aef_checkpoints")
     assert statuses == "approved,timeout"
     assert f.one(migrated, "select status::text from public.aef_executions") == "completed"
