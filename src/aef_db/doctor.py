@@ -86,6 +86,8 @@ def run(url: str, migrations: list[Migration] | None = None) -> list[Check]:
             )
         )
         checks.extend(_schema_checks(conn))
+        checks.extend(_live_path_checks(conn))
+        checks.append(_slot_check(conn))
     checks.extend(_migration_checks(url, migrations))
     return checks
 
@@ -144,7 +146,11 @@ def _schema_checks(conn: Any) -> list[Check]:
     found = {
         "RLS enabled": (_names(conn, "rls_disabled"), "on all four tables", "disabled on "),
         "no grants to anon": (_names(conn, "anon_grants"), "anon has nothing", "anon has privileges on "),
-        "realtime publication": (_names(conn, "unpublished"), "all four tables in supabase_realtime", "missing: "),
+        "realtime publication": (
+            _names(conn, "unpublished"),
+            "executions, logs and checkpoints in supabase_realtime; sessions not",
+            "",
+        ),
         "foreign keys indexed": (unindexed_foreign_keys(conn), "every one", "no index for "),
         "policies wrap auth calls": (
             _names(conn, "unwrapped_auth_calls", "policy"),
@@ -166,6 +172,51 @@ def _schema_checks(conn: Any) -> list[Check]:
         Check(name, Level.FAIL if bad else Level.OK, (prefix + ", ".join(bad)) if bad else good)
         for name, (bad, good, prefix) in found.items()
     ]
+
+
+def _live_path_checks(conn: Any) -> list[Check]:
+    """Which live path front ends can use: postgres_changes (the publication), Broadcast (the triggers)."""
+    from aef_db.realtime import broadcast
+
+    checks = []
+    installed = conn.execute(_Q["schema_installed"]).fetchone()
+    if installed and installed["installed"]:
+        published = _names(conn, "published_tables")
+        checks.append(
+            Check(
+                "live path: postgres_changes",
+                Level.OK if published else Level.INFO,
+                f"active: supabase_realtime publishes {', '.join(published)}"
+                if published
+                else "inactive: no aef-db table in the publication supabase_realtime",
+            )
+        )
+    state = broadcast.status(conn)
+    level = {
+        broadcast.State.ENABLED: Level.OK,
+        broadcast.State.PARTIAL: Level.WARN,
+    }.get(state.state, Level.INFO)
+    checks.append(Check("live path: broadcast", level, state.describe()))
+    return checks
+
+
+def _slot_check(conn: Any) -> Check:
+    """Inactive persistent logical slots: each holds WAL until someone drops it."""
+    slots = conn.execute(_Q["inactive_slots"]).fetchall()
+    if not slots:
+        return Check("replication slots", Level.OK, "no inactive persistent logical slot")
+    held = ", ".join(
+        f"{s['slot_name']} on {s['database']} ("
+        + (f"{s['retained']} of WAL retained" if s["retained"] is not None else "invalidated")
+        + ")"
+        for s in slots
+    )
+    return Check(
+        "replication slots",
+        Level.WARN,
+        f"inactive, not temporary: {held}. A slot nobody reads keeps WAL forever: drop an unused one with"
+        " select pg_drop_replication_slot('<name>')",
+    )
 
 
 def _migration_checks(url: str, migrations: list[Migration] | None) -> list[Check]:

@@ -1213,6 +1213,32 @@ COMMENT ON FUNCTION aef_private.sessions_before_update() IS 'Guard: the status m
 
 
 --
+-- Name: uid(); Type: FUNCTION; Schema: aef_private; Owner: postgres
+--
+
+CREATE FUNCTION aef_private.uid() RETURNS uuid
+    LANGUAGE sql STABLE
+    AS $_$
+  select case
+    when coalesce(nullif(pg_catalog.current_setting('request.jwt.claim.sub', true), ''),
+                  nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::pg_catalog.jsonb
+                    operator(pg_catalog.->>) 'sub')
+         operator(pg_catalog.~) '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$'
+    then auth.uid()
+  end
+$_$;
+
+
+ALTER FUNCTION aef_private.uid() OWNER TO postgres;
+
+--
+-- Name: FUNCTION uid(); Type: COMMENT; Schema: aef_private; Owner: postgres
+--
+
+COMMENT ON FUNCTION aef_private.uid() IS 'auth.uid(), or null when the JWT subject is not a UUID (where auth.uid() raises). The read policies call it, so no subscriber''s claims make Supabase Realtime''s check raise.';
+
+
+--
 -- Name: without_sealed(jsonb); Type: FUNCTION; Schema: aef_private; Owner: postgres
 --
 
@@ -2458,28 +2484,28 @@ CREATE POLICY "Owners read their SOPs" ON public.sops FOR SELECT TO authenticate
 -- Name: aef_browser_sessions Owners read their browser sessions; Type: POLICY; Schema: public; Owner: postgres
 --
 
-CREATE POLICY "Owners read their browser sessions" ON public.aef_browser_sessions FOR SELECT TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
+CREATE POLICY "Owners read their browser sessions" ON public.aef_browser_sessions FOR SELECT TO authenticated USING ((user_id = ( SELECT aef_private.uid() AS uid)));
 
 
 --
 -- Name: aef_checkpoints Owners read their checkpoints; Type: POLICY; Schema: public; Owner: postgres
 --
 
-CREATE POLICY "Owners read their checkpoints" ON public.aef_checkpoints FOR SELECT TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
+CREATE POLICY "Owners read their checkpoints" ON public.aef_checkpoints FOR SELECT TO authenticated USING ((user_id = ( SELECT aef_private.uid() AS uid)));
 
 
 --
 -- Name: aef_execution_logs Owners read their execution logs; Type: POLICY; Schema: public; Owner: postgres
 --
 
-CREATE POLICY "Owners read their execution logs" ON public.aef_execution_logs FOR SELECT TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
+CREATE POLICY "Owners read their execution logs" ON public.aef_execution_logs FOR SELECT TO authenticated USING ((user_id = ( SELECT aef_private.uid() AS uid)));
 
 
 --
 -- Name: aef_executions Owners read their executions; Type: POLICY; Schema: public; Owner: postgres
 --
 
-CREATE POLICY "Owners read their executions" ON public.aef_executions FOR SELECT TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
+CREATE POLICY "Owners read their executions" ON public.aef_executions FOR SELECT TO authenticated USING ((user_id = ( SELECT aef_private.uid() AS uid)));
 
 
 --
@@ -2710,6 +2736,14 @@ REVOKE ALL ON FUNCTION aef_private.sessions_before_insert() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION aef_private.sessions_before_update() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION uid(); Type: ACL; Schema: aef_private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION aef_private.uid() FROM PUBLIC;
+GRANT ALL ON FUNCTION aef_private.uid() TO authenticated;
 
 
 --

@@ -35,9 +35,13 @@ select c.relname
  order by 1;
 
 -- name: unpublished
-select t.name as relname
+-- Every table but aef_browser_sessions is in supabase_realtime, and that one is not:
+-- Realtime decodes with wal2json, which ignores column lists, so a published session
+-- would send session_data to Realtime's subscribers.
+select t.name || case when t.name = 'aef_browser_sessions' then ' (published: session_data would reach Realtime)'
+                      else ' (missing)' end as relname
   from unnest(%(tables)s::text[]) as t(name)
- where not exists (
+ where (t.name = 'aef_browser_sessions') = exists (
    select 1 from pg_publication_tables p
     where p.pubname = 'supabase_realtime' and p.schemaname = 'public' and p.tablename = t.name)
  order by 1;
@@ -92,3 +96,23 @@ select p.oid::regprocedure::text as relname
         and 'pg_catalog' = any(s.path)
         and s.path[cardinality(s.path)] = 'pg_temp')
  order by 1;
+
+-- name: published_tables
+-- The aef-db tables postgres_changes streams: those in the publication supabase_realtime.
+select p.tablename as relname
+  from pg_publication_tables p
+ where p.pubname = 'supabase_realtime' and p.schemaname = 'public' and p.tablename = any(%(tables)s)
+ order by 1;
+
+-- name: inactive_slots
+-- Logical slots nobody is reading that outlive their session: each keeps every WAL
+-- segment since its restart_lsn, so a leaked one fills the disk. Temporary slots
+-- (Realtime's, aef-db's change feed) die with their session and are not listed.
+-- A slot without a restart_lsn has been invalidated and holds nothing.
+select s.slot_name, s.database, pg_size_pretty(w.retained) as retained
+  from pg_replication_slots s,
+       lateral (select pg_wal_lsn_diff(case when pg_is_in_recovery() then pg_last_wal_replay_lsn()
+                                            else pg_current_wal_lsn() end,
+                                       s.restart_lsn) as retained) w
+ where s.slot_type = 'logical' and not s.active and not s.temporary
+ order by w.retained desc nulls last, s.slot_name;

@@ -19,6 +19,7 @@ drop policy "Owners read their checkpoints" on public.aef_checkpoints;
 drop policy "Owners read their execution logs" on public.aef_execution_logs;
 drop policy "Users start their own executions of SOPs they can see" on public.aef_executions;
 drop policy "Owners read their executions" on public.aef_executions;
+drop function aef_private.uid();
 alter table public.aef_browser_sessions disable row level security;
 alter table public.aef_checkpoints disable row level security;
 alter table public.aef_execution_logs disable row level security;

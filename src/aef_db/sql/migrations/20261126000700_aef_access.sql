@@ -35,9 +35,35 @@ alter table public.aef_execution_logs enable row level security;
 alter table public.aef_checkpoints enable row level security;
 alter table public.aef_browser_sessions enable row level security;
 
+-- The caller's id for the read policies: auth.uid(), or null where auth.uid()
+-- would raise, for a subject that is not a UUID (third-party auth, a hand-made
+-- token). Supabase Realtime checks each change against the policies of every
+-- subscriber in one statement, so a policy that raised for one subscriber's claims
+-- would stop postgres_changes for the whole project (supabase/realtime#2093). It
+-- tests the text auth.uid() casts (the legacy per-claim setting first, then the
+-- claims) and calls auth.uid() only for a canonical UUID, so the project's own
+-- auth.uid() still decides. One CASE expression with qualified names and no SET
+-- clause: PostgreSQL inlines it. A policy stores the function's oid, so the
+-- roles it applies to need EXECUTE on it but no USAGE on aef_private.
+create function aef_private.uid() returns uuid
+language sql stable
+as $$
+  select case
+    when coalesce(nullif(pg_catalog.current_setting('request.jwt.claim.sub', true), ''),
+                  nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::pg_catalog.jsonb
+                    operator(pg_catalog.->>) 'sub')
+         operator(pg_catalog.~) '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$'
+    then auth.uid()
+  end
+$$;
+comment on function aef_private.uid() is
+  'auth.uid(), or null when the JWT subject is not a UUID (where auth.uid() raises). The read policies call it, so no subscriber''s claims make Supabase Realtime''s check raise.';
+revoke all on function aef_private.uid() from public;
+grant execute on function aef_private.uid() to authenticated;
+
 create policy "Owners read their executions" on public.aef_executions
   for select to authenticated
-  using (user_id = (select auth.uid()));
+  using (user_id = (select aef_private.uid()));
 -- The foreign key alone would accept any sop_id: FK checks bypass RLS. Sealed
 -- secrets ("aef:v1:...") are written by the engine only: a user's string of that
 -- shape would pass for one, and no key opens it (key rotation would stall on it).
@@ -52,13 +78,13 @@ create policy "Users start their own executions of SOPs they can see" on public.
   );
 create policy "Owners read their execution logs" on public.aef_execution_logs
   for select to authenticated
-  using (user_id = (select auth.uid()));
+  using (user_id = (select aef_private.uid()));
 create policy "Owners read their checkpoints" on public.aef_checkpoints
   for select to authenticated
-  using (user_id = (select auth.uid()));
+  using (user_id = (select aef_private.uid()));
 create policy "Owners read their browser sessions" on public.aef_browser_sessions
   for select to authenticated
-  using (user_id = (select auth.uid()));
+  using (user_id = (select aef_private.uid()));
 
 -- ---------------------------------------------------------------------------
 -- Acting on an execution or a checkpoint
