@@ -4,7 +4,8 @@ One writer object lives through every crash of a cluster of the test's own. Each
 logs, arranges a kill point, kills the server, logs more events during the outage,
 restarts it, and then waits for the writer to catch up by itself (no flush call). Then
 the log must hold every event the writer took, each once, in order, gapless, and the
-chains verify.
+chains verify. Each outage also logs the first event of an execution the writer has never
+seen, which it can number only once the server is back.
 
 Kill points (one flush in flight unless "idle"):
 - idle: no flush in flight (events buffered after an acknowledged one);
@@ -128,8 +129,10 @@ def _tags(db: Database, execution_id: uuid.UUID) -> list[tuple[int, str]]:
 def test_one_writer_survives_a_crash_at_every_point_of_a_flush(crashable: Database) -> None:
     db, cluster = crashable, crashable.cluster
     executions = [f.execution(db, status="running") for _ in range(2)]
+    # one per outage, first logged while the server is down: the writer has never seen its head
+    spares = [f.execution(db, status="running") for _ in range(CYCLES * len(KILL_POINTS))]
     db.close_shared()
-    logged: dict[uuid.UUID, list[str]] = {e: [] for e in executions}  # every event the writer took, in order
+    logged: dict[uuid.UUID, list[str]] = {e: [] for e in executions + spares}  # every event the writer took
     acknowledged: list[str] = []  # durable events whose log() returned
     found_stored: list[set[uuid.UUID]] = []  # what the writer found stored after a refused retry
 
@@ -193,6 +196,9 @@ def test_one_writer_survives_a_crash_at_every_point_of_a_flush(crashable: Databa
                     # the outage: events buffered meanwhile, one durable one waiting or failing
                     for _ in range(4):
                         await log("browser_action")
+                    spare, tag = spares.pop(), f"t{next(counter)}"
+                    logged[spare].append(tag)
+                    await writer.log(spare, "browser_action", data={"tag": tag})
                     during = asyncio.ensure_future(attempt("step_completed"))
                     await asyncio.to_thread(cluster.start)
                     cleanup = ["alter system reset synchronous_standby_names", "select pg_reload_conf()"]
@@ -205,16 +211,16 @@ def test_one_writer_survives_a_crash_at_every_point_of_a_flush(crashable: Databa
                     try:
                         await asyncio.to_thread(
                             _wait_until,
-                            lambda n=expected: sum(len(_tags(db, e)) for e in executions) >= n and len(writer) == 0,
+                            lambda n=expected: sum(len(_tags(db, e)) for e in logged) >= n and len(writer) == 0,
                             f"{label}: the writer to catch up by itself",
                         )
                     except AssertionError as exc:
-                        stored_now = sum(len(_tags(db, e)) for e in executions)
+                        stored_now = sum(len(_tags(db, e)) for e in logged)
                         raise AssertionError(
                             f"{exc}; {stored_now} of {expected} stored, {len(writer)} buffered, last error {writer.error!r}"
                         ) from None
                     await log("step_completed")  # and it takes durable events again
-                    for execution_id in executions:
+                    for execution_id in logged:
                         rows = await asyncio.to_thread(_tags, db, execution_id)
                         assert [seq for seq, _ in rows] == list(range(1, len(rows) + 1)), label
                         assert [tag for _, tag in rows] == logged[execution_id], label  # each once, in order
@@ -227,5 +233,5 @@ def test_one_writer_survives_a_crash_at_every_point_of_a_flush(crashable: Databa
         report = verify(conn)
     assert report.findings == [] and report.events == sum(len(tags) for tags in logged.values())
     assert acknowledged
-    stored = {tag for e in executions for _, tag in _tags(db, e)}
+    stored = {tag for e in logged for _, tag in _tags(db, e)}
     assert set(acknowledged) <= stored

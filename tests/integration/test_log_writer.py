@@ -233,3 +233,49 @@ def test_tasks_sharing_a_writer_commit_their_durable_events_together(migrated: D
     # 200 durable events; one commit each without group commit. Eight tasks waiting at
     # once share a commit: a few more than 200 / 8 commits, far fewer than 200
     assert commits <= 200 / 3, f"{commits} commits for 200 durable events"
+
+
+def test_events_of_an_execution_new_to_the_writer_are_taken_during_an_outage(migrated: Database) -> None:
+    """The database refuses the store's logins and its sessions are cut: log() still buffers
+    events of an execution it never saw, numbers them after the stored head once the
+    database is back, and refuses only the events of an execution that does not exist."""
+    known = f.execution(migrated, status="running")
+    fresh = f.execution(migrated, status="running")
+    f.log(migrated, fresh, 2)  # written by someone else: the writer must number after them
+    missing = uuid.uuid4()
+    name = migrated.url.rsplit("/", 1)[1].split("?")[0]
+
+    def outage(on: bool) -> None:
+        with migrated.connect(superuser=True) as conn:
+            conn.execute(f"alter database {name} connection limit {0 if on else -1}")
+            if on:
+                conn.execute(
+                    "select pg_terminate_backend(pid) from pg_stat_activity"
+                    " where application_name = 'aef-db store' and datname = current_database()"
+                )
+
+    async def body(store: Store) -> tuple[BaseException | None, int]:
+        writer = store.logs.writer(max_delay=60)
+        await writer.log(known, "step_completed")
+        outage(True)
+        try:
+            await writer.log(fresh, "browser_action")
+            await writer.log(missing, "browser_action")
+            await writer.log(known, "browser_action")
+            with pytest.raises(StoreError, match="connection"):  # a durable event cannot be, meanwhile
+                await writer.log(fresh, "step_completed")
+            assert len(writer) == 4
+        finally:
+            outage(False)
+        # the writer has not reached the database since: this one is numbered at its flush too
+        refused = await asyncio.gather(writer.log(missing, "step_completed"), return_exceptions=True)
+        await writer.log(fresh, "step_completed")  # it carries on
+        await writer.close()
+        return refused[0], len(writer)
+
+    error, left = run(migrated, body, pool_timeout=1)
+    assert isinstance(error, StoreError) and error.sqlstate == "P0002", error
+    assert left == 0
+    assert seqs(migrated, fresh) == [1, 2, 3, 4, 5]
+    assert seqs(migrated, known) == [1, 2]
+    assert f.one(migrated, "select count(*) from public.aef_execution_logs where execution_id = %s", (missing,)) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import uuid
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -14,7 +15,7 @@ import psycopg
 import psycopg_pool
 
 from aef_db.models import FLUSHING_EVENTS, LogEventType
-from aef_db.store.errors import TAKEN, StoreError
+from aef_db.store.errors import TAKEN, NotFound, StoreError
 from aef_db.store.events import ChainedEvent, chain_after, new_event, stored_texts
 from aef_db.store.heads import Head
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from aef_db.store.logs import Logs
 
 _RETRY_CAP = 5.0  # seconds: the longest a failed background flush waits before it tries again
+_UNKNOWN_OWNER = uuid.UUID(int=0)  # an event logged during an outage, until its execution's head is read
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ class LogWriter:
         # per execution with buffered events: owner, last seq handed out
         self._last_seq: dict[uuid.UUID, tuple[uuid.UUID, int]] = {}
         self._buffered: Counter[uuid.UUID] = Counter()  # buffered events per execution
+        self._headless: set[uuid.UUID] = set()  # logged during an outage, numbered before their first write
+        self._refused: dict[int, StoreError] = {}  # durable events refused at their flush, for their callers
         self._flight: _Flight | None = None  # the flush in flight (or about to start)
         self._timer: asyncio.TimerHandle | None = None
         self._background: asyncio.Task[Any] | None = None
@@ -108,8 +112,7 @@ class LogWriter:
             if len(self._buffer) >= self.max_buffer:
                 await self._durable_through(self._buffer[len(self._buffer) - self.max_buffer].n)
             elif execution_id not in self._last_seq:
-                head = await self.logs.head(execution_id)
-                self._last_seq.setdefault(execution_id, (head.owner, head.seq))
+                await self._learn_head(execution_id)
             else:
                 break
         owner, last = self._last_seq[execution_id]
@@ -130,6 +133,23 @@ class LogWriter:
         elif self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self.max_delay, self._on_timer)
 
+    async def _learn_head(self, execution_id: uuid.UUID) -> None:
+        """Where an execution new to the writer stands. While the database is away, its
+        events are buffered unnumbered (owner unknown, seq from 1) and numbered after its
+        head once a flush reaches the database: an outage does not refuse events."""
+        if not (self.error is not None and _unreachable(self.error)):
+            try:
+                head = await self.logs.head(execution_id)
+            except StoreError as exc:
+                if not _unreachable(exc):
+                    raise
+                self.error = exc  # the next execution new to it does not wait for the pool again
+            else:
+                self._last_seq.setdefault(execution_id, (head.owner, head.seq))
+                return
+        self._headless.add(execution_id)
+        self._last_seq.setdefault(execution_id, (_UNKNOWN_OWNER, 0))
+
     async def flush(self) -> int:
         """Write everything logged so far; returns how many events became durable meanwhile."""
         before = self._durable
@@ -147,6 +167,8 @@ class LogWriter:
             except Exception:
                 if flight.upto is not None and flight.upto >= n and self._durable < n:
                     raise  # our events were in it: the caller learns they are not durable
+        if n in self._refused:
+            raise self._refused.pop(n)
 
     def _start_flush(self) -> _Flight:
         flight = self._flight = _Flight()
@@ -187,32 +209,42 @@ class LogWriter:
             self._timer = None
         try:
             while self._buffer and self._buffer[0].n <= upto:
-                size = min(self.max_batch, upto - self._buffer[0].n + 1)
-                await self._write(size)
+                size = sum(1 for e in itertools.islice(self._buffer, self.max_batch) if e.n <= upto)
+                size = await self._write(size)
                 batch = self._buffer[:size]
                 del self._buffer[:size]
-                self._durable = batch[-1].n
-                self.flushed += size
-                self.flushes += 1
-                for e in batch:
-                    self._buffered[e.execution_id] -= 1
-                    if not self._buffered[e.execution_id]:  # nothing of it buffered: the head cache knows it
-                        del self._buffered[e.execution_id]
-                        self._last_seq.pop(e.execution_id, None)
+                if batch:
+                    self._durable = batch[-1].n
+                    self.flushed += size
+                    self.flushes += 1
+                self._forget(batch)
+            # what is left of [.. upto] was stored, or refused (an execution that does not exist)
+            self._durable = max(self._durable, min(upto, self._buffer[0].n - 1) if self._buffer else upto)
         finally:
             self._flight = None
 
-    async def _write(self, size: int) -> None:
-        """Store the first ``size`` buffered events (one statement, one commit) or raise."""
+    def _forget(self, events: list[_Pending]) -> None:
+        """These events left the buffer (stored or refused)."""
+        for e in events:
+            self._buffered[e.execution_id] -= 1
+            if not self._buffered[e.execution_id]:  # nothing of it buffered: the head cache knows it
+                del self._buffered[e.execution_id]
+                self._last_seq.pop(e.execution_id, None)
+
+    async def _write(self, size: int) -> int:
+        """Store the first ``size`` buffered events (one statement, one commit) or raise.
+        Returns how many of them are stored: fewer when some were refused and left the buffer."""
         stored: set[uuid.UUID] = set()
         taken, lost = 0, 0
         while True:
+            if headless := self._headless & {e.execution_id for e in self._buffer[:size]}:
+                size -= await self._number_headless(headless, size)
             batch = [e for e in self._buffer[:size] if e.id not in stored]
             if not batch:
-                return
+                return size
             try:
                 await self.logs.write(await self._chain(batch))
-                return
+                return size
             except StoreError as exc:
                 if exc.sqlstate in TAKEN and taken < 3:
                     taken += 1
@@ -230,6 +262,30 @@ class LogWriter:
             stored |= await self.logs.stored_ids([e.id for e in batch])
             await self._renumber({e.execution_id for e in batch}, stored)
 
+    async def _number_headless(self, headless: set[uuid.UUID], size: int) -> int:
+        """Number the events logged during an outage after their execution's head. Those of
+        an execution that does not exist leave the buffer: their durable callers get
+        NotFound, and the error is kept. Returns how many of the first ``size`` left."""
+        gone: dict[uuid.UUID, StoreError] = {}
+        for execution_id in headless:
+            try:
+                await self.logs.head(execution_id, reload=True)
+            except NotFound as exc:
+                gone[execution_id] = exc
+        await self._renumber(headless - gone.keys(), set())
+        self._headless -= headless
+        if not gone:
+            return 0
+        refused = [e for e in self._buffer if e.execution_id in gone]
+        in_batch = sum(1 for e in self._buffer[:size] if e.execution_id in gone)
+        self._buffer = [e for e in self._buffer if e.execution_id not in gone]
+        self._forget(refused)
+        for e in refused:
+            if LogEventType(e.event_type) in FLUSHING_EVENTS:
+                self._refused[e.n] = gone[e.execution_id]
+        self.error = next(iter(gone.values()))
+        return in_batch
+
     async def _renumber(self, execution_ids: set[uuid.UUID], stored: set[uuid.UUID]) -> None:
         heads = {eid: await self.logs.head(eid, reload=True) for eid in execution_ids}
         last_seq = {eid: (head.owner, head.seq) for eid, head in heads.items()}
@@ -237,7 +293,7 @@ class LogWriter:
             if e.execution_id in last_seq and e.id not in stored:
                 owner, last = last_seq[e.execution_id]
                 last_seq[e.execution_id] = (owner, last + 1)
-                self._buffer[i] = replace(e, seq=last + 1)
+                self._buffer[i] = replace(e, seq=last + 1, user_id=owner)
         self._last_seq.update({eid: last for eid, last in last_seq.items() if eid in self._buffered})
 
     async def _chain(self, batch: list[_Pending]) -> list[ChainedEvent]:
@@ -281,6 +337,11 @@ class LogWriter:
 
     def __len__(self) -> int:
         return len(self._buffer)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """The database could not be reached: a broken connection, or none from the pool in time."""
+    return isinstance(exc, StoreError) and isinstance(exc.__cause__, psycopg.OperationalError)
 
 
 def _connection_lost(exc: StoreError) -> bool:
