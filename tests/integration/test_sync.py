@@ -56,8 +56,9 @@ def test_the_typed_example_runs(migrated: Database) -> None:
     assert [e.seq for e in logs] == [1, 2, 3, 4, 5]
 
 
-# what stays async: these hand out or take a connection of the store's own loop
-ASYNC_ONLY = {"transaction", "statement", "head_in"}
+# what stays async: these hand out or take a connection of the store's own loop, or
+# (subscribe) iterate on it
+ASYNC_ONLY = {"transaction", "statement", "head_in", "subscribe"}
 
 
 @pytest.mark.parametrize(
