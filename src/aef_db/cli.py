@@ -530,6 +530,84 @@ def watch_command(
         _note("stopped")
 
 
+# -- realtime -----------------------------------------------------------------
+
+# Broadcast lives where Supabase Realtime does: these commands never start the
+# embedded cluster, which has no Realtime (decision 43).
+realtime_url_option = click.option(
+    "--database-url",
+    envvar="DATABASE_URL",
+    metavar="URL",
+    help="PostgreSQL URL. Default: $DATABASE_URL, else the running embedded cluster (never started: it has no"
+    " Realtime).",
+)
+
+
+@main.group("realtime")
+def realtime_group() -> None:
+    """Supabase Broadcast from the database, opt-in (docs/realtime.md)."""
+
+
+@realtime_group.command("enable-broadcast")
+@realtime_url_option
+@handle_errors
+def realtime_enable_broadcast(database_url: str | None) -> None:
+    """Send each change of a user's rows to private topics aef:user:<uid> and aef:execution:<id>.
+
+    Installs statement-level triggers on the four tables and two policies on
+    realtime.messages (only a topic's owner may join it), in one transaction; running
+    it again is harmless. Where the database has no realtime.messages (not a Supabase
+    project), it says so, changes nothing and exits 0.
+    """
+    from aef_db.realtime import broadcast
+
+    url = resolve_url(database_url)
+    with connect(url) as conn:
+        require_supported_server(conn)
+        result = broadcast.enable(conn)
+    if result.state is broadcast.State.UNAVAILABLE:
+        _note(f"{redact(url)}: broadcast {result.describe()}. Nothing was changed.", soft_wrap=True)
+        return
+    _note(f"{redact(url)}: broadcast {result.describe()}", soft_wrap=True)
+    if result.state is not broadcast.State.ENABLED:
+        sys.exit(1)
+
+
+@realtime_group.command("disable-broadcast")
+@realtime_url_option
+@handle_errors
+def realtime_disable_broadcast(database_url: str | None) -> None:
+    """Remove exactly what enable-broadcast installed (a no-op when it is not installed)."""
+    from aef_db.realtime import broadcast
+
+    url = resolve_url(database_url)
+    with connect(url) as conn:
+        require_supported_server(conn)
+        before, after = broadcast.disable(conn)
+    if not before.installed:
+        _note(f"{redact(url)}: nothing to remove (broadcast {before.describe()})", soft_wrap=True)
+        return
+    removed = len(before.triggers) + len(before.functions) + len(before.policies)
+    _note(f"{redact(url)}: removed {removed} object(s); broadcast {after.describe()}", soft_wrap=True)
+
+
+@realtime_group.command("status")
+@realtime_url_option
+@handle_errors
+def realtime_status(database_url: str | None) -> None:
+    """Say whether Broadcast is enabled; exit 0 enabled, 1 partly installed, 3 not enabled or unavailable."""
+    from aef_db.realtime import broadcast
+
+    with connect(resolve_url(database_url)) as conn:
+        require_supported_server(conn)
+        result = broadcast.status(conn)
+    out.print(f"broadcast {result.describe()}", highlight=False, soft_wrap=True)
+    if result.state is broadcast.State.PARTIAL:
+        sys.exit(1)
+    if result.state is not broadcast.State.ENABLED:
+        sys.exit(3)
+
+
 # -- doctor -------------------------------------------------------------------
 
 
