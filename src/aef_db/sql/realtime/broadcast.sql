@@ -304,7 +304,10 @@ create or replace trigger aef_90_broadcast_delete after delete on public.aef_bro
 -- nobody but aef-db's triggers (which bypass RLS) write to one: no forged events.
 -- anon gets a check of its own that reads no table: it has no privilege on
 -- aef_executions, and a policy that read it would fail every anon query on
--- realtime.messages, aef topic or not.
+-- realtime.messages, aef topic or not. The user is aef_private.uid(), not
+-- auth.uid(), which raises for a JWT subject that is not a UUID (third-party auth):
+-- a policy that raises refuses every private channel to that user, aef topic or not
+-- (docs/rls.md#a-policy-must-never-raise).
 -- A topic that is not aef:user:<uuid> or aef:execution:<uuid> matches no one.
 -- ---------------------------------------------------------------------------
 drop policy if exists "aef-db: owners receive their aef topics" on realtime.messages;
@@ -313,10 +316,10 @@ create policy "aef-db: owners receive their aef topics" on realtime.messages
   using (
     realtime.messages.extension = 'broadcast'
     and (
-      (select realtime.topic()) = 'aef:user:' || (select auth.uid())::pg_catalog.text
+      (select realtime.topic()) = 'aef:user:' || (select aef_private.uid())::pg_catalog.text
       or exists (
         select 1 from public.aef_executions e
-         where e.user_id = (select auth.uid())
+         where e.user_id = (select aef_private.uid())
            and e.id = case when (select realtime.topic())
                                 ~ '^aef:execution:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
                            then pg_catalog.substr((select realtime.topic()), 15)::pg_catalog.uuid end)
@@ -328,10 +331,10 @@ create policy "aef-db: aef topics belong to their owners" on realtime.messages
   as restrictive for all to authenticated
   using (
     realtime.messages.topic not like 'aef:%'
-    or realtime.messages.topic = 'aef:user:' || (select auth.uid())::pg_catalog.text
+    or realtime.messages.topic = 'aef:user:' || (select aef_private.uid())::pg_catalog.text
     or exists (
       select 1 from public.aef_executions e
-       where e.user_id = (select auth.uid())
+       where e.user_id = (select aef_private.uid())
          and e.id = case when realtime.messages.topic
                               ~ '^aef:execution:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
                          then pg_catalog.substr(realtime.messages.topic, 15)::pg_catalog.uuid end)
