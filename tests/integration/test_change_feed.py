@@ -389,3 +389,44 @@ def test_wait_still_works_where_the_feed_cannot_run(migrated: Database) -> None:
     finally:
         db.execute("drop owned by aef_no_replication")
         db.execute("drop role aef_no_replication")
+
+
+def test_the_feed_streams_and_reports_progress_so_the_slot_holds_no_old_wal(migrated: Database) -> None:
+    async def body(store: Store) -> tuple[str | None, int, int]:
+        execution = f.execution(migrated, status="running")
+        async with store.subscribe(tables=["aef_execution_logs"]) as sub:
+            f.log(migrated, execution, 50)
+            changes = await take(sub, 50)
+            last_commit = changes[-1].position.lsn
+            deadline = asyncio.get_running_loop().time() + 10
+            while True:  # the feed reports what it processed about every second
+                row = (
+                    migrated.shared(superuser=True)
+                    .execute(
+                        "select (confirmed_flush_lsn - '0/0')::int8 as confirmed from pg_replication_slots"
+                        " where slot_name = %s",
+                        (store.core.feed.slot,),
+                    )
+                    .fetchone()
+                )
+                assert row is not None
+                if row["confirmed"] >= last_commit or asyncio.get_running_loop().time() > deadline:
+                    return store.core.feed.mode, row["confirmed"], last_commit
+                await asyncio.sleep(0.2)
+
+    mode, confirmed, last_commit = run(migrated, body)
+    assert mode == "stream"
+    assert confirmed >= last_commit
+
+
+def test_the_polling_fallback_delivers_the_same_stream(migrated: Database) -> None:
+    async def body(store: Store) -> tuple[str | None, list[int]]:
+        store.core.feed.prefer_stream = False  # as where replication connections are refused
+        execution = f.execution(migrated, status="running")
+        async with store.as_user(f.OWNER).subscribe(tables=["aef_execution_logs"]) as sub:
+            f.log(migrated, execution, 5)
+            changes = await take(sub, 5)
+        return store.core.feed.mode, [c.new["seq"] for c in changes if c.new]
+
+    mode, seqs = run(migrated, body)
+    assert (mode, seqs) == ("poll", [1, 2, 3, 4, 5])

@@ -35,6 +35,7 @@ from psycopg.rows import dict_row
 from aef_db import sql as package_sql
 from aef_db.errors import AefDbError
 from aef_db.realtime import pgoutput
+from aef_db.realtime.sources import PollSource, Source, StreamSource
 
 Q = package_sql.queries("realtime/feed.sql")
 
@@ -261,7 +262,9 @@ class ChangeFeed:
         self.closed = False
         self.slot: str | None = None
         self.decoded = 0  # changes decoded since the feed was created: for tests and benchmarks
-        self._conn: psycopg.AsyncConnection[dict[str, Any]] | None = None
+        self._source: Source | None = None
+        self.mode: str | None = None  # "stream" or "poll", once started
+        self.prefer_stream = True
         self._task: asyncio.Task[None] | None = None
         self._start_lock = asyncio.Lock()
         self._ring: deque[Change] = deque(maxlen=window)
@@ -328,27 +331,34 @@ class ChangeFeed:
         async with self._start_lock:
             if self._task is not None:
                 return
-            conn = await psycopg.AsyncConnection.connect(
+            async with await psycopg.AsyncConnection.connect(
                 self.url, autocommit=True, row_factory=dict_row, application_name="aef-db change feed"
-            )
-            try:
+            ) as conn:
                 await self._preflight(conn)
-                # unique per feed: two stores in one process, or two processes, never clash
-                self.slot = f"aef_feed_{os.getpid()}_{uuid.uuid4().hex[:12]}"
-                row = await (await conn.execute(Q["feed_create_slot"], {"slot": self.slot})).fetchone()
-                assert row is not None
                 self._user_columns = {
                     r["table_name"]: frozenset(r["columns"])
-                    for r in await (await conn.execute(Q["feed_user_columns"], {"tables": list(TABLES)})).fetchall()
+                    for r in await (await conn.execute(Q["feed_user_columns"])).fetchall()
                 }
-            except BaseException:
-                await conn.close()
-                raise
-            self._conn = conn
-            self._horizon = Position(int(row["lsn"]), 0)
+            # unique per feed: two stores in one process, or two processes, never clash
+            self.slot = f"aef_feed_{os.getpid()}_{uuid.uuid4().hex[:12]}"
+            source = await self._open_source(self.slot)
+            self._source = source
+            self.mode = source.mode
+            self._horizon = Position(source.start_lsn, 0)
             self._ring.clear()
             self._relations.clear()
-            self._task = asyncio.ensure_future(self._poll_loop(conn))
+            self._task = asyncio.ensure_future(self._read_loop(source))
+
+    async def _open_source(self, slot: str) -> Source:
+        """A replication stream where the server takes replication connections, else polling."""
+        if self.prefer_stream:
+            try:
+                return await StreamSource.open(self.url, slot, "aef-db change feed")
+            except psycopg.OperationalError:
+                pass  # e.g. a pooler, or pg_hba without a replication line
+        source = await PollSource.open(self.url, slot, "aef-db change feed")
+        source.interval, source.max_changes = self.poll_interval, self.max_changes
+        return source
 
     @staticmethod
     async def _preflight(conn: psycopg.AsyncConnection[dict[str, Any]]) -> None:
@@ -363,15 +373,15 @@ class ChangeFeed:
             )
 
     async def _stop(self, reason: FeedError | None = None) -> None:
-        task, conn = self._task, self._conn
-        self._task, self._conn = None, None
+        task, source = self._task, self._source
+        self._task, self._source = None, None
         if task is not None and task is not asyncio.current_task():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if conn is not None:
+        if source is not None:
             with contextlib.suppress(Exception):
-                await conn.close()  # the temporary slot goes with the session
+                await source.close()  # the temporary slot goes with the session
         if reason is not None:
             for sub in [s for group in self._by_user.values() for s in group]:
                 sub.end(reason)
@@ -387,16 +397,14 @@ class ChangeFeed:
             sub.end()
         await self._stop()
 
-    async def _poll_loop(self, conn: psycopg.AsyncConnection[dict[str, Any]]) -> None:
-        params = {"slot": self.slot, "max_changes": self.max_changes}
+    async def _read_loop(self, source: Source) -> None:
         pending: _Transaction | None = None
         try:
-            while True:
-                rows = await (await conn.execute(Q["feed_poll"], params)).fetchall()
-                for r in rows:
-                    pending = self._read(pgoutput.parse(bytes(r["data"])), pending)
-                if not rows:
-                    await asyncio.sleep(self.poll_interval)
+            async for data in source.messages():
+                message = pgoutput.parse(data)
+                pending = self._read(message, pending)
+                if isinstance(message, pgoutput.Commit):
+                    source.confirm(message.end_lsn)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -416,15 +424,16 @@ class ChangeFeed:
         return pending
 
     def _table(self, relation: pgoutput.Relation) -> _Table:
-        assert self._conn is not None
-        adapters = self._conn.adapters
+        assert self._source is not None
+        conn = self._source.connection
+        adapters = conn.adapters
         loaders: list[Callable[[bytes], Any]] = []
         for column in relation.columns:
             loader_class = adapters.get_loader(column.type_oid, pq.Format.TEXT)
             if loader_class is None:  # an enum: its label
                 loaders.append(_text)
             else:
-                loaders.append(loader_class(column.type_oid, self._conn).load)
+                loaders.append(loader_class(column.type_oid, conn).load)
         return _Table(
             relation.name,
             tuple(c.name for c in relation.columns),
