@@ -126,6 +126,7 @@ class Filter:
     execution_id: uuid.UUID | None = None
     tables: frozenset[str] = frozenset(TABLES)
     events: frozenset[str] = frozenset(OPERATIONS)
+    user_view: bool = False  # a signed-in user's: the columns authenticated may select
 
     @classmethod
     def of(
@@ -135,6 +136,7 @@ class Filter:
         execution_id: uuid.UUID | None,
         tables: Iterable[str] | None,
         events: Iterable[str] | None,
+        user_view: bool = False,
     ) -> Filter:
         chosen_tables = frozenset(TABLES if tables is None else tables)
         chosen_events = frozenset(OPERATIONS if events is None else events)
@@ -144,7 +146,9 @@ class Filter:
             raise ValueError(f"events: {unknown} are not among {list(OPERATIONS)}")
         if not chosen_tables or not chosen_events:
             raise ValueError("tables and events: each needs at least one value")
-        return cls(user_id, execution_id, chosen_tables, chosen_events)
+        if user_view and user_id is None:
+            raise ValueError("user_id: a user's view needs the user")
+        return cls(user_id, execution_id, chosen_tables, chosen_events, user_view)
 
     def admits(self, change: Change) -> bool:
         return (
@@ -166,7 +170,11 @@ class Subscription:
 
     def __init__(self, feed: ChangeFeed, want: Filter, after: Position | None, queue_size: int) -> None:
         self._feed, self.filter, self.position = feed, want, after
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=queue_size)
+        # a deque and one waiter rather than asyncio.Queue: the feed offers every change
+        # to every subscriber it concerns, so this is the fan-out's inner loop
+        self._queue: deque[Any] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self.queue_size = queue_size
         self._state = "new"  # new -> attached -> ended
 
     async def __aenter__(self) -> Subscription:
@@ -183,9 +191,8 @@ class Subscription:
         if self._state != "ended":
             self._state = "ended"
             self._feed.detach(self)
-            while not self._queue.empty():
-                self._queue.get_nowait()
-            self._queue.put_nowait(_END)
+            self._queue.clear()
+            self._push(_END)
 
     def __aiter__(self) -> Subscription:
         return self
@@ -193,39 +200,42 @@ class Subscription:
     async def __anext__(self) -> Change:
         if self._state == "new":
             await self.__aenter__()
-        item = await self._queue.get()
-        if item is _END:
-            self._queue.put_nowait(_END)  # every later call ends too
+        while not self._queue:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        item = self._queue[0]
+        if item is _END:  # left queued: every later call ends too
             raise StopAsyncIteration
         if isinstance(item, FeedError):
-            self._queue.put_nowait(_END)
+            self._queue[0] = _END
             raise item
+        self._queue.popleft()
         self.position = item.position
         return item  # type: ignore[no-any-return]
 
-    def offer(self, change: Change) -> bool:
-        """Queue a change; False (and the subscription ended) when the queue is full."""
-        try:
-            self._queue.put_nowait(change)
-        except asyncio.QueueFull:
-            self.end(SubscriberTooSlow(f"more than {self._queue.maxsize} changes waited", self._last_offered()))
-            return False
-        return True
+    def _push(self, item: object) -> None:
+        self._queue.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
-    def _last_offered(self) -> Position | None:
-        items = [i for i in self._queue._queue if isinstance(i, Change)]  # type: ignore[attr-defined]
-        return items[-1].position if items else self.position
+    def offer(self, change: Change) -> bool:
+        """Queue a change; False (and the subscription ended) when ``queue_size`` already wait."""
+        if len(self._queue) >= self.queue_size:
+            last = self._queue[-1].position if self._queue else self.position
+            self.end(SubscriberTooSlow(f"more than {self.queue_size} changes waited", last))
+            return False
+        self._push(change)
+        return True
 
     def end(self, reason: FeedError | None = None) -> None:
         """Deliver what is queued, then stop (or raise ``reason``)."""
         self._feed.detach(self)
         self._state = "ended"
-        marker = _END if reason is None else reason
-        with contextlib.suppress(asyncio.QueueFull):
-            self._queue.put_nowait(marker)
-            return
-        self._queue._queue.append(marker)  # type: ignore[attr-defined]  # the end must not be lost to a full queue
-        self._queue._wakeup_next(self._queue._getters)  # type: ignore[attr-defined]
+        self._push(_END if reason is None else reason)
 
 
 @dataclass
@@ -283,8 +293,9 @@ class ChangeFeed:
         tables: Iterable[str] | None = None,
         events: Iterable[str] | None = None,
         after: Position | str | None = None,
+        user_view: bool = False,
     ) -> Subscription:
-        want = Filter.of(user_id=user_id, execution_id=execution_id, tables=tables, events=events)
+        want = Filter.of(user_id=user_id, execution_id=execution_id, tables=tables, events=events, user_view=user_view)
         start = Position.parse(after) if isinstance(after, str) else after
         return Subscription(self, want, start, self.queue_size)
 
@@ -453,19 +464,26 @@ class ChangeFeed:
                 self._horizon = self._ring[0].position
             self._ring.append(change)
             owner = change.user_id
+            seen_by_user: Change | None = None  # one copy per change for every user view
             for key in (None, owner) if owner is not None else (None,):
                 for sub in list(self._by_user.get(key, ())):
-                    if sub.filter.admits(change):
-                        sub.offer(self._shaped(sub, change))
+                    if not sub.filter.admits(change):
+                        continue
+                    if sub.filter.user_view:
+                        seen_by_user = seen_by_user or self._as_user_sees(change)
+                        sub.offer(seen_by_user)
+                    else:
+                        sub.offer(change)
 
     def _admits(self, sub: Subscription, change: Change) -> bool:
         mine = sub.filter.user_id is None or change.user_id == sub.filter.user_id
         return mine and sub.filter.admits(change)
 
     def _shaped(self, sub: Subscription, change: Change) -> Change:
-        """What this subscriber may see of the change: a user gets the columns ``authenticated`` may select."""
-        if sub.filter.user_id is None:
-            return change
+        return self._as_user_sees(change) if sub.filter.user_view else change
+
+    def _as_user_sees(self, change: Change) -> Change:
+        """The change with the columns ``authenticated`` may select."""
         allowed = self._user_columns.get(change.table, frozenset())
         return Change(
             change.table,

@@ -142,7 +142,12 @@ class Store:
                 raise ValueError("user_id: a user's view subscribes to that user's rows only")
             user_id = self.actor.user_id
         return self.core.feed.subscribe(
-            user_id=user_id, execution_id=execution_id, tables=tables, events=events, after=after
+            user_id=user_id,
+            execution_id=execution_id,
+            tables=tables,
+            events=events,
+            after=after,
+            user_view=self.actor.user_id is not None,
         )
 
     async def open(self) -> Store:

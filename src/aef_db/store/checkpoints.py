@@ -111,7 +111,10 @@ class Checkpoints(Scoped):
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         subscription = self.core.feed.subscribe(
-            user_id=self.actor.user_id, tables=["aef_checkpoints"], events=["update", "delete"]
+            user_id=self.actor.user_id,
+            tables=["aef_checkpoints"],
+            events=["update", "delete"],
+            user_view=self.actor.user_id is not None,
         )
         changes: Subscription | None = subscription
         try:
