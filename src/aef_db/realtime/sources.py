@@ -15,6 +15,7 @@ Both use a temporary slot, which dies with its session: a feed that dies holds n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 import time
 from collections.abc import AsyncIterator
@@ -64,6 +65,9 @@ class StreamSource:
         self._conn = self.connection = conn
         self.slot, self.start_lsn = slot, start_lsn
         self._flushed = start_lsn
+        self._ready: asyncio.Future[None] | None = None
+        self._watching = False
+        self._ticker: asyncio.TimerHandle | None = None
         self._last_status = 0.0
 
     @classmethod
@@ -87,43 +91,61 @@ class StreamSource:
         pg = self._conn.pgconn
         pg.send_query(command.encode())
         while pg.flush():
-            await self._readable(0.05)
+            await self._readable()
         while True:
             pg.consume_input()
             if not pg.is_busy():
                 break
-            await self._readable(1.0)
+            await self._readable()
         result = pg.get_result()
         if result is None or result.status != pq.ExecStatus.COPY_BOTH:
             message = (result.error_message if result is not None else pg.error_message).decode(errors="replace")
             raise psycopg.OperationalError(f"START_REPLICATION failed: {message.strip()}")
 
-    async def _readable(self, timeout: float) -> None:
+    async def _readable(self) -> None:
+        """Until the socket has data, or the next tick (every ``_STATUS_EVERY`` seconds).
+        The reader and the tick stay registered between calls: the stream waits once per
+        burst of messages, at every commit, and a timer per wait cost more than the wait."""
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[None] = loop.create_future()
-        fd = self._conn.pgconn.socket
+        self._ready = ready
+        if not self._watching:
+            loop.add_reader(self._conn.pgconn.socket, self._wake)
+            self._tick()
+            self._watching = True
+        await ready
 
-        def wake() -> None:
-            if not ready.done():
-                ready.set_result(None)
+    def _wake(self) -> None:
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_result(None)
 
-        loop.add_reader(fd, wake)
-        try:
-            await asyncio.wait_for(ready, timeout)
-        except TimeoutError:
-            pass
-        finally:
-            loop.remove_reader(fd)
+    def _tick(self) -> None:
+        self._wake()
+        self._ticker = asyncio.get_running_loop().call_later(_STATUS_EVERY, self._tick)
+
+    def _unwatch(self) -> None:
+        if self._watching:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self._conn.pgconn.socket)
+            if self._ticker is not None:
+                self._ticker.cancel()
+            self._watching = False
 
     async def messages(self) -> AsyncIterator[bytes]:
         pg = self._conn.pgconn
+        busy = False  # messages came since the last wait
         while True:
             size, data = pg.get_copy_data(1)
-            if size == 0:  # nothing whole in the buffer: report progress, wait for the socket
+            if size == 0:  # nothing whole in libpq's buffer
+                if busy:  # the socket may hold more already: read it before waiting on it
+                    busy = False
+                    pg.consume_input()
+                    continue
                 self._status(force=False)
-                await self._readable(_STATUS_EVERY)
+                await self._readable()
                 pg.consume_input()
                 continue
+            busy = True
             if size < 0:
                 raise psycopg.OperationalError(
                     f"the replication stream ended: {pg.error_message.decode(errors='replace').strip()}"
@@ -154,30 +176,32 @@ class StreamSource:
         this returns (a walsender that exits drops a temporary slot only a moment later)."""
         try:
             await asyncio.wait_for(self._end_stream(), 2.0)
+            self._unwatch()
             await self._conn.execute(Q["stream_drop_slot"].replace("{slot}", _ident(self.slot)))
         except Exception:  # a broken session: its end drops the slot
             pass
         finally:
+            self._unwatch()  # before the socket closes
             await self._conn.close()
 
     async def _end_stream(self) -> None:
         pg = self._conn.pgconn
         pg.put_copy_end()
         while pg.flush():
-            await self._readable(0.05)
+            await self._readable()
         while True:
             pg.consume_input()
             size, _ = pg.get_copy_data(1)
             if size > 0:
                 continue  # what the server sent before it saw the end
             if size == 0:
-                await self._readable(0.1)
+                await self._readable()
                 continue
             break
         while True:  # START_REPLICATION's own result, then none
             pg.consume_input()
             if pg.is_busy():
-                await self._readable(0.1)
+                await self._readable()
                 continue
             if pg.get_result() is None:
                 return
