@@ -14,7 +14,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from aef_db.audit.canonical import jsonb_text
 
 # -- enums: the database's, label for label -----------------------------------------
 
@@ -157,6 +159,28 @@ def check_json(value: Any, *, field: str, object_required: bool = True) -> Any:
     return value
 
 
+def stored_json(value: dict[str, Any], *, field: str) -> str:
+    """check_json's rules and the jsonb text the database will store, in one walk (the
+    log's path: every step pays for it). The size is that text's."""
+    try:
+        text = jsonb_text(value, JSON_MAX_DEPTH)
+    except ValueError as exc:
+        raise ValueError(f"{field} {exc}") from None
+    except TypeError as exc:
+        from aef_db.secrets import SecretsError, contains_secret
+
+        if contains_secret(value):
+            # the log is append-only, so a secret in it could never be re-sealed under a new key
+            raise SecretsError(
+                f"{field}: a Secret does not belong in the audit log; keep it in the execution context"
+            ) from None
+        raise ValueError(f"{field} must be JSON-serializable: {exc}") from None
+    size = len(text) if text.isascii() else len(text.encode())
+    if size > CAPS[field]:
+        raise ValueError(f"{field} is {size} bytes, over its cap of {CAPS[field]} bytes")
+    return text
+
+
 def json_depth(value: Any) -> int:
     """How many levels below the root the deepest value sits (a scalar root: 0).
 
@@ -232,11 +256,26 @@ class NewExecution(_Input):
 
 
 class LogEvent(_Input):
+    """One event on its way into the log, with the jsonb text the database will store and
+    hash (``texts``): validated and rendered in one walk, since every step pays for it."""
+
     event_type: LogEventType
     step_id: StepId = None
-    data: Annotated[dict[str, Any], _capped("data")] = Field(default_factory=dict)
-    browser_state: Annotated[dict[str, Any] | None, _capped("browser_state")] = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    browser_state: dict[str, Any] | None = None
     timestamp: datetime | None = None
+    _texts: tuple[str, str | None] = PrivateAttr()  # no default: pydantic would deep-copy it per event
+
+    @model_validator(mode="after")
+    def _render(self) -> LogEvent:
+        state = None if self.browser_state is None else stored_json(self.browser_state, field="browser_state")
+        self._texts = (stored_json(self.data, field="data"), state)
+        return self
+
+    @property
+    def texts(self) -> tuple[str, str | None]:
+        """data and browser_state as the jsonb text the database will store, and the hash covers."""
+        return self._texts
 
     @field_validator("timestamp")
     @classmethod

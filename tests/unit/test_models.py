@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
 
@@ -69,6 +70,12 @@ def test_json_depth_matches_the_database(migrated: Database, depth: int) -> None
     if depth > JSON_MAX_DEPTH:
         with pytest.raises(ValueError, match="nested more than 64 levels"):
             check_json({"a": doc}, field="data")
+    # the log's path checks while it renders, in one walk: the same limit as check_json
+    wrapped, too_deep = {"a": doc}, depth + 1 > JSON_MAX_DEPTH
+    with pytest.raises(ValidationError, match="data is nested more than 64 levels") if too_deep else nullcontext():
+        LogEvent(event_type="user_input", data=wrapped)
+    with pytest.raises(ValueError, match="nested more than 64 levels") if too_deep else nullcontext():
+        check_json(wrapped, field="data")
 
 
 def nested(depth: int) -> tuple[Any, str]:
@@ -104,6 +111,12 @@ BAD_INPUT = [
     (LogEvent, {"event_type": "user_input", "browser_state": "url"}, "browser_state"),
     (LogEvent, {"event_type": "user_input", "timestamp": "2026-01-01T00:00:00"}, "time zone"),
     (LogEvent, {"event_type": "user_input", "data": {"f": object()}}, "JSON-serializable"),
+    (LogEvent, {"event_type": "user_input", "data": {"n": [1, {"x": "a\x00"}]}}, "data must not contain NUL"),
+    (LogEvent, {"event_type": "user_input", "data": {"n": float("nan")}}, "data holds nan"),
+    (LogEvent, {"event_type": "user_input", "data": {"n": [float("-inf")]}}, "data holds -inf"),
+    (LogEvent, {"event_type": "user_input", "data": {1: "x"}}, "data"),
+    (LogEvent, {"event_type": "user_input", "browser_state": {"dom": "x" * 300_000}}, "browser_state is 300011 bytes"),
+    (LogEvent, {"event_type": "user_input", "browser_state": {"a": {"b": {1: 2}}}}, "browser_state must be JSON"),
     (NewCheckpoint, {"checkpoint_type": "coffee"}, "checkpoint_type"),
     (NewCheckpoint, {"checkpoint_type": "custom", "timeout": timedelta(seconds=-5)}, "timeout must be positive"),
     (NewCheckpoint, {"checkpoint_type": "custom", "timeout": timedelta(0)}, "timeout must be positive"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -29,33 +30,69 @@ def _key_order(key: str) -> tuple[int, bytes]:
 
 
 def _number(value: float) -> str:
-    if isinstance(value, int):
-        return str(value)
     text = format(Decimal(repr(value)), "f")  # numeric keeps what it is given, in plain notation
     return text.removeprefix("-") if value == 0 else text
 
 
-def jsonb_text(value: Any) -> str:
-    """``value`` as ``jsonb::text`` prints it once stored."""
+def jsonb_text(value: Any, max_depth: int = 256) -> str:
+    """``value`` as ``jsonb::text`` prints it once stored.
+
+    One walk that also refuses what jsonb cannot hold: a NUL character (``ValueError``),
+    a number that is not finite (``ValueError``), anything that is not JSON
+    (``TypeError``), and nesting more than ``max_depth`` levels below the root
+    (``ValueError``: deeper documents break recursive parsers, this one among them).
+    """
+    try:
+        return _render(value, max_depth)
+    except _TooDeep:
+        raise ValueError(f"is nested more than {max_depth} levels deep") from None
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def _render(value: Any, room: int) -> str:
+    # room: how many levels may still sit below this value
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return _json_string(value)
     if value is None:
         return "null"
     if value is True:
         return "true"
     if value is False:
         return "false"
-    if isinstance(value, str):
-        return _json_string(value)
-    if isinstance(value, int | float):
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"holds {value}, which JSON cannot carry")
         return _number(value)
     if isinstance(value, dict):
+        if not value:
+            return "{}"
+        if room < 1:
+            raise _TooDeep
         for key in value:
             if not isinstance(key, str):
                 raise TypeError(f"JSON object keys are strings, not {type(key).__name__}")
-        items = sorted(value.items(), key=lambda kv: _key_order(kv[0]))
-        return "{" + ", ".join(f"{_json_string(k)}: {jsonb_text(v)}" for k, v in items) + "}"
+            if "\x00" in key:
+                raise ValueError("must not contain NUL characters")
+        items = sorted(value.items(), key=_item_order)
+        return "{" + ", ".join([f"{_json_string(k)}: {_render(v, room - 1)}" for k, v in items]) + "}"
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(jsonb_text(v) for v in value) + "]"
+        if not value:
+            return "[]"
+        if room < 1:
+            raise _TooDeep
+        return "[" + ", ".join([_render(v, room - 1) for v in value]) + "]"
     raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _item_order(item: tuple[str, Any]) -> tuple[int, bytes]:
+    return _key_order(item[0])
 
 
 def micros(ts: datetime) -> int:

@@ -11,9 +11,8 @@ import uuid
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from aef_db.audit.canonical import event_hash, jsonb_text, micros
+from aef_db.audit.canonical import event_hash, micros
 from aef_db.models import LogEvent, LogEventType
-from aef_db.secrets import SecretsError, contains_secret
 from aef_db.store.heads import Head
 
 
@@ -28,14 +27,6 @@ def new_event(
     return LogEvent(
         event_type=event_type, step_id=step_id, data=data or {}, browser_state=browser_state, timestamp=timestamp
     )
-
-
-def stored_texts(event: LogEvent) -> tuple[str, str | None]:
-    """data and browser_state as the jsonb text the database will store, and the hash covers."""
-    if contains_secret(event.data):
-        # the log is append-only, so a secret in it could never be re-sealed under a new key
-        raise SecretsError("data: a Secret does not belong in the audit log; keep it in the execution context")
-    return jsonb_text(event.data), None if event.browser_state is None else jsonb_text(event.browser_state)
 
 
 class ChainedEvent(NamedTuple):

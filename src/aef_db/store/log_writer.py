@@ -16,7 +16,7 @@ import psycopg_pool
 
 from aef_db.models import FLUSHING_EVENTS, LogEventType
 from aef_db.store.errors import TAKEN, NotFound, StoreError
-from aef_db.store.events import ChainedEvent, chain_after, new_event, stored_texts
+from aef_db.store.events import ChainedEvent, chain_after, new_event
 from aef_db.store.heads import Head
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ class LogWriter:
         timestamp: datetime | None = None,
     ) -> None:
         event = new_event(event_type, step_id, data, browser_state, timestamp)
-        data_text, state_text = stored_texts(event)
+        data_text, state_text = event.texts
         when = event.timestamp or datetime.now(UTC)
         while True:  # room in the buffer and a known head, both at once (no await between them and the append)
             if len(self._buffer) >= self.max_buffer:

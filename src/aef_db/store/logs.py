@@ -18,7 +18,7 @@ import psycopg
 from aef_db.models import ExecutionLog, LogEventType
 from aef_db.store.base import Actor, Core, Q, Scoped
 from aef_db.store.errors import NotFound, SeqConflict
-from aef_db.store.events import ChainedEvent, chain_after, new_event, stored_texts
+from aef_db.store.events import ChainedEvent, chain_after, new_event
 from aef_db.store.heads import Head, HeadCache
 from aef_db.store.log_writer import LogWriter
 
@@ -71,7 +71,7 @@ class Logs(Scoped):
     ) -> ExecutionLog:
         """Append one event and return it once it is durable (committed)."""
         event = new_event(event_type, step_id, data, browser_state, timestamp)
-        data_text, state_text = stored_texts(event)
+        data_text, state_text = event.texts
         when = event.timestamp or datetime.now(UTC)
         for attempt in (1, 2):
             head = await self.head(execution_id, reload=attempt == 2)
