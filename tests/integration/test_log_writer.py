@@ -13,6 +13,7 @@ import textwrap
 import uuid
 
 import pytest
+from psycopg_pool import PoolTimeout
 
 from aef_db.store import SeqConflict, Store, StoreError
 
@@ -235,6 +236,18 @@ def test_tasks_sharing_a_writer_commit_their_durable_events_together(migrated: D
     assert commits <= 200 / 3, f"{commits} commits for 200 durable events"
 
 
+async def reconnected(store: Store) -> None:
+    """psycopg_pool reconnects with a backoff (about 1 s, then doubling): on a loaded machine
+    its next attempt can come later than a 1 s pool timeout. Wait for it instead of racing it."""
+    for _ in range(60):
+        try:
+            async with store.core.pool.connection(timeout=1):
+                return
+        except PoolTimeout:
+            continue
+    raise AssertionError("the pool did not reconnect within a minute")
+
+
 def test_events_of_an_execution_new_to_the_writer_are_taken_during_an_outage(migrated: Database) -> None:
     """The database refuses the store's logins and its sessions are cut: log() still buffers
     events of an execution it never saw, numbers them after the stored head once the
@@ -267,6 +280,7 @@ def test_events_of_an_execution_new_to_the_writer_are_taken_during_an_outage(mig
             assert len(writer) == 4
         finally:
             outage(False)
+        await reconnected(store)
         # the writer has not reached the database since: this one is numbered at its flush too
         refused = await asyncio.gather(writer.log(missing, "step_completed"), return_exceptions=True)
         await writer.log(fresh, "step_completed")  # it carries on
