@@ -245,6 +245,10 @@ class _Table:
     loaders: tuple[Callable[[bytes], Any], ...]
     user_columns: frozenset[str]  # what authenticated may select
 
+    @property
+    def user_sees_all(self) -> bool:
+        return self.user_columns.issuperset(self.columns)
+
 
 @dataclass
 class _Transaction:
@@ -464,7 +468,8 @@ class ChangeFeed:
                 self._horizon = self._ring[0].position
             self._ring.append(change)
             owner = change.user_id
-            seen_by_user: Change | None = None  # one copy per change for every user view
+            # one copy per change for every user view, and none when a user may see every column
+            seen_by_user: Change | None = change if table.user_sees_all else None
             for key in (None, owner) if owner is not None else (None,):
                 for sub in list(self._by_user.get(key, ())):
                     if not sub.filter.admits(change):
@@ -504,6 +509,11 @@ def _row(
 ) -> dict[str, Any] | None:
     if values is None:
         return None
+    if not key_only and pgoutput.UNCHANGED not in values:  # most rows: every value sent
+        return {
+            name: None if value is None else load(value)  # type: ignore[arg-type]
+            for name, load, value in zip(table.columns, table.loaders, values, strict=True)
+        }
     row: dict[str, Any] = {}
     for name, load, value in zip(table.columns, table.loaders, values, strict=True):
         if value is pgoutput.UNCHANGED:
