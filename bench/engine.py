@@ -5,7 +5,7 @@ workload is W workflows of S steps each, the same payload per step everywhere:
 
 - DBOS: each step a ``@DBOS.step`` inside a ``@DBOS.workflow``, its system database
   on the same cluster (``system_database_url``); sequential, and 8 threads.
-- aef-db: each workflow an execution (``executions.start``, ``run``, then S step
+- aef-db: each workflow an execution (``executions.start(run=True)``, then S step
   events, ``complete``); the step event through ``logs.append`` (sequential, 8
   tasks) or a LogWriter (``step_completed``: sequential, 8 tasks with a writer
   each, 8 tasks sharing one writer; ``browser_action``, batched and flushed once at
@@ -49,7 +49,7 @@ from psycopg.types.json import Jsonb  # noqa: E402
 from aef_db.connection import connect  # noqa: E402
 from aef_db.runner import Runner  # noqa: E402
 from aef_db.store import Store  # noqa: E402
-from harness import md5_uuid, temporary_cluster  # noqa: E402
+from harness import md5_uuid, payload, temporary_cluster  # noqa: E402
 from report import write_section  # noqa: E402
 from store import BENCH_SQL  # noqa: E402
 
@@ -62,16 +62,6 @@ BARE_INSERT = (
     "insert into bench_raw (id, execution_id, user_id, seq, step_id, event_type, data)"
     " values (%(id)s, %(execution_id)s, %(user_id)s, %(seq)s, %(step_id)s, 'step_completed', %(data)s)"
 )
-
-
-def payload(k: int) -> dict[str, Any]:
-    """What one step records, the same for every path."""
-    return {
-        "step": k,
-        "url": f"https://portal.example.com/invoices/{k}",
-        "status": "ok",
-        "extracted": {"invoice": f"INV-{k:06d}", "amount": "1234.56", "currency": "EUR"},
-    }
 
 
 def owner(i: int) -> uuid.UUID:
@@ -91,8 +81,7 @@ Record = Callable[[uuid.UUID, int], Awaitable[Any]]
 
 
 async def aef_workflow(store: Store, i: int, steps: int, record: Record, end: Callable[[], Awaitable[Any]]) -> None:
-    execution = await store.executions.start(sop(i), owner(i))
-    await store.executions.run(execution.id)
+    execution = await store.executions.start(sop(i), owner(i), run=True)
     for k in range(steps):
         await record(execution.id, k)
     await end()
@@ -138,7 +127,7 @@ async def aef_path(store: Store, path: str, workflows: int, steps: int) -> Any:
 
             await worker(browser_action, writer.flush)  # the workflow's events are durable before it completes
         return writer
-    elif path == "lifecycle":  # start, run, complete: no step
+    elif path == "lifecycle":  # start running, complete: no step
         await worker(step_completed(store.logs.append))
     else:
         raise ValueError(path)
@@ -173,8 +162,7 @@ async def append_latency(url: str, samples: int) -> dict[str, list[float]]:
     """``logs.append(step_completed)`` and a bare autocommit INSERT, alternating, in seconds."""
     times: dict[str, list[float]] = {"append": [], "bare": []}
     async with Store(url, cipher=None, max_size=2) as store:
-        execution = await store.executions.start(sop(0), owner(0))
-        await store.executions.run(execution.id)
+        execution = await store.executions.start(sop(0), owner(0), run=True)
         await store.logs.append(execution.id, "step_started")  # warm the head cache
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
             for k in range(samples):
@@ -444,7 +432,7 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
         f" embedded cluster with durable commits (fsync {m['settings'].get('fsync')}, synchronous_commit"
         f" {m['settings'].get('synchronous_commit')}); medians of {args.rounds} interleaved rounds, the order rotating."
         " A path's time covers whole workflows on both sides: DBOS's `@DBOS.workflow` around its `@DBOS.step`s;"
-        " aef-db's `executions.start`, `run`, the step events and `complete`.",
+        " aef-db's `executions.start(run=True)`, the step events and `complete`.",
         "",
     ]
     if have_dbos:
@@ -545,7 +533,7 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
             f" {d['xacts']:.1f} transactions"
         )
 
-    parts = [lifecycle_text("aef_lifecycle", "aef-db (start, run, complete)")]
+    parts = [lifecycle_text("aef_lifecycle", "aef-db (start running, complete)")]
     if "dbos_lifecycle" in writes:
         parts.insert(
             0, lifecycle_text("dbos_lifecycle", "DBOS (a workflow without steps, launch and shutdown included)")

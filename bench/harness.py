@@ -1,5 +1,5 @@
 """What every benchmark needs: a private embedded cluster in a temporary directory,
-and the deterministic ids the load scripts give their rows."""
+the deterministic ids the load scripts give their rows, and the payload a step records."""
 
 from __future__ import annotations
 
@@ -10,8 +10,19 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from aef_db.cluster import Cluster
+
+
+def payload(k: int) -> dict[str, Any]:
+    """What one step records: the same payload in every bench that writes steps."""
+    return {
+        "step": k,
+        "url": f"https://portal.example.com/invoices/{k}",
+        "status": "ok",
+        "extracted": {"invoice": f"INV-{k:06d}", "amount": "1234.56", "currency": "EUR"},
+    }
 
 
 def md5_uuid(text: str) -> uuid.UUID:

@@ -72,7 +72,7 @@ from aef_db.connection import connect  # noqa: E402
 from aef_db.runner import Runner  # noqa: E402
 from aef_db.store import Store, Subscription  # noqa: E402
 from engine import source_commit  # noqa: E402
-from harness import md5_uuid, temporary_cluster  # noqa: E402
+from harness import md5_uuid, payload, temporary_cluster  # noqa: E402
 from report import PERFORMANCE_MD, write_section  # noqa: E402
 from store import BENCH_SQL  # noqa: E402
 
@@ -106,16 +106,6 @@ def user(u: int) -> uuid.UUID:
 def execution(block: int, u: int) -> uuid.UUID:
     """User u's execution in a block (u from 1 to USERS)."""
     return md5_uuid(f"execution{block * USERS + u - 1}")
-
-
-def payload(k: int) -> dict[str, Any]:
-    """What one event records (the same shape as bench/engine.py's step)."""
-    return {
-        "step": k,
-        "url": f"https://portal.example.com/invoices/{k}",
-        "status": "ok",
-        "extracted": {"invoice": f"INV-{k:06d}", "amount": "1234.56", "currency": "EUR"},
-    }
 
 
 def claims(u: int, i: int) -> dict[str, Any]:

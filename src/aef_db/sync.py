@@ -154,6 +154,9 @@ class SyncLogs(_Component[Logs]):
     stored_ids = _blocking(Logs.stored_ids)
     read = _blocking(Logs.read)
 
+    def created(self, execution_id: uuid.UUID, owner: uuid.UUID) -> None:
+        self._target.created(execution_id, owner)
+
     def invalidate_head(self, execution_id: uuid.UUID) -> None:
         self._target.invalidate_head(execution_id)
 

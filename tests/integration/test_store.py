@@ -42,6 +42,40 @@ def test_an_execution_runs_its_life_through_the_guard(migrated: Database) -> Non
     assert updated.current_step_id == "invoice" and updated.execution_context == {"step": "invoice", "vars": {"a": 2}}
 
 
+def test_start_with_run_creates_the_execution_running(migrated: Database) -> None:
+    sop = f.sop(migrated)
+
+    async def body(store: Store):  # type: ignore[no-untyped-def]
+        engine = await store.executions.start(sop, OWNER, run=True)
+        with pytest.raises(PermissionDenied):  # a user creates idle executions only: the policy's rule
+            await store.as_user(OWNER).executions.start(sop, run=True)
+        with pytest.raises(IllegalTransition, match="is running"):
+            await store.executions.run(engine.id)
+        return engine, await store.executions.complete(engine.id)
+
+    engine, done = run(migrated, body)
+    assert engine.status is ExecutionStatus.RUNNING and engine.started_at is not None
+    assert f.one(migrated, "select count(*) from public.aef_executions") == 1
+    assert done.status is ExecutionStatus.COMPLETED and done.started_at == engine.started_at
+
+
+def test_a_started_execution_needs_no_head_lookup_and_a_stale_head_costs_one_retry(migrated: Database) -> None:
+    """start remembers the new execution's empty log; another writer logging meanwhile
+    makes that head stale, which the first append finds out and corrects by itself."""
+    sop = f.sop(migrated)
+
+    async def body(store: Store):  # type: ignore[no-untyped-def]
+        execution = await store.executions.start(sop, OWNER, run=True)
+        f.log(migrated, execution.id, 2)  # a SQL writer, behind the store's back
+        cached = await store.logs.head(execution.id)
+        event = await store.logs.append(execution.id, "step_completed", step_id="s")
+        return cached, event, await store.logs.head(execution.id, reload=True)
+
+    cached, event, stored = run(migrated, body)
+    assert (cached.owner, cached.seq, cached.hash) == (OWNER, 0, None)  # from start, not from the database
+    assert event.seq == 3 and stored.seq == 3 and stored.owner == OWNER
+
+
 def test_fail_logs_the_error_in_the_same_call(migrated: Database) -> None:
     sop = f.sop(migrated)
 

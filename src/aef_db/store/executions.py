@@ -59,8 +59,11 @@ class Executions(Scoped):
         execution_context: dict[str, Any] | None = None,
         current_step_id: str | None = None,
         browser_session_id: str | None = None,
+        run: bool = False,
     ) -> Execution:
-        """Create an execution, idle. As a user, ``user_id`` defaults to that user."""
+        """Create an execution, idle; with ``run``, running (``start`` and ``run`` in one
+        statement, for an engine that runs what it creates). As a user, ``user_id``
+        defaults to that user, and the database creates a user's executions idle only."""
         owner = user_id or self.actor.user_id
         if owner is None:
             raise ValueError("user_id: the engine must say whose execution this is")
@@ -92,13 +95,16 @@ class Executions(Scoped):
                 "id": execution_id,
                 "sop_id": spec.sop_id,
                 "user_id": spec.user_id,
+                "status": ExecutionStatus.RUNNING if run else ExecutionStatus.IDLE,
                 "config": Jsonb(cfg),
                 "execution_context": Jsonb(self._seal(execution_id, spec.context_level, spec.execution_context)),
                 "current_step_id": spec.current_step_id,
                 "browser_session_id": spec.browser_session_id,
             },
         )
-        return self._row(row, execution_id)
+        execution = self._row(row, execution_id)
+        self._logs.created(execution.id, execution.user_id)
+        return execution
 
     async def get(self, execution_id: uuid.UUID) -> Execution:
         return self._row(await self.fetch_one("get_execution", {"id": execution_id}), execution_id)

@@ -44,6 +44,11 @@ class Logs(Scoped):
         row = await (await conn.execute(Q["log_head"], {"execution_id": execution_id})).fetchone()
         return _head(execution_id, row)
 
+    def created(self, execution_id: uuid.UUID, owner: uuid.UUID) -> None:
+        """This store just created the execution: its log is empty (true history, like any
+        cached head), so its first append or writer event needs no lookup."""
+        self._heads.remember(execution_id, Head(owner, 0, None))
+
     def invalidate_head(self, execution_id: uuid.UUID) -> None:
         """The database logged for this execution by itself (a state function, a checkpoint):
         the next append reads the head again instead of being refused once."""

@@ -10,15 +10,18 @@ select set_config('role', 'authenticated', true), set_config('request.jwt.claims
 select set_config('role', %(role)s, false);
 
 -- name: insert_execution
-insert into public.aef_executions (id, sop_id, user_id, config, execution_context, current_step_id, browser_session_id)
-values (%(id)s, %(sop_id)s, %(user_id)s, %(config)s, %(execution_context)s, %(current_step_id)s, %(browser_session_id)s)
+-- status is idle, or running for an execution started and run at once (the database
+-- sets started_at either way).
+insert into public.aef_executions (id, sop_id, user_id, status, config, execution_context, current_step_id, browser_session_id)
+values (%(id)s, %(sop_id)s, %(user_id)s, %(status)s, %(config)s, %(execution_context)s, %(current_step_id)s,
+        %(browser_session_id)s)
 returning *;
 
 -- name: insert_execution_as_user
 -- Only the columns authenticated may insert (docs/rls.md); RLS checks the rest.
 -- The database chooses the id: users may not.
-insert into public.aef_executions (sop_id, user_id, config, execution_context, current_step_id)
-values (%(sop_id)s, %(user_id)s, %(config)s, %(execution_context)s, %(current_step_id)s)
+insert into public.aef_executions (sop_id, user_id, status, config, execution_context, current_step_id)
+values (%(sop_id)s, %(user_id)s, %(status)s, %(config)s, %(execution_context)s, %(current_step_id)s)
 returning *;
 
 -- name: get_execution
