@@ -415,11 +415,12 @@ class ChangeFeed:
     async def _read_loop(self, source: Source) -> None:
         pending: _Transaction | None = None
         try:
-            async for data in source.messages():
-                message = pgoutput.parse(data)
-                pending = self._read(message, pending)
-                if isinstance(message, pgoutput.Commit):
-                    source.confirm(message.end_lsn)
+            async for batch in source.batches():
+                for data in batch:
+                    message = pgoutput.parse(data)
+                    pending = self._read(message, pending)
+                    if isinstance(message, pgoutput.Commit):
+                        source.confirm(message.end_lsn)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

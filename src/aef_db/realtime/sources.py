@@ -37,8 +37,9 @@ class Source(Protocol):
     start_lsn: int  # decoding starts here: every transaction committing after it is delivered
     connection: psycopg.AsyncConnection[Any]  # its session: the slot lives as long as it does
 
-    def messages(self) -> AsyncIterator[bytes]:
-        """pgoutput messages, in order."""
+    def batches(self) -> AsyncIterator[list[bytes]]:
+        """pgoutput messages, in order, as many at a time as have arrived (one resumption
+        of the reader per batch, not per message)."""
         ...
 
     def confirm(self, lsn: int) -> None:
@@ -131,30 +132,30 @@ class StreamSource:
                 self._ticker.cancel()
             self._watching = False
 
-    async def messages(self) -> AsyncIterator[bytes]:
+    async def batches(self) -> AsyncIterator[list[bytes]]:
         pg = self._conn.pgconn
-        busy = False  # messages came since the last wait
         while True:
-            size, data = pg.get_copy_data(1)
-            if size == 0:  # nothing whole in libpq's buffer
-                if busy:  # the socket may hold more already: read it before waiting on it
-                    busy = False
-                    pg.consume_input()
-                    continue
-                self._status(force=False)
-                await self._readable()
-                pg.consume_input()
+            batch: list[bytes] = []
+            while True:  # every message whole in libpq's buffer
+                size, data = pg.get_copy_data(1)
+                if size == 0:
+                    break
+                if size < 0:
+                    raise psycopg.OperationalError(
+                        f"the replication stream ended: {pg.error_message.decode(errors='replace').strip()}"
+                    )
+                kind = data[0]
+                if kind == 0x77:  # 'w' XLogData: start, end, send time, then the message
+                    batch.append(bytes(data[25:]))
+                elif kind == 0x6B and data[17]:  # 'k' keepalive asking for an answer now
+                    self._status(force=True)
+            if batch:
+                yield batch
+                pg.consume_input()  # the socket may hold more already: read it before waiting on it
                 continue
-            busy = True
-            if size < 0:
-                raise psycopg.OperationalError(
-                    f"the replication stream ended: {pg.error_message.decode(errors='replace').strip()}"
-                )
-            kind = data[0]
-            if kind == 0x77:  # 'w' XLogData: start, end, send time, then the message
-                yield bytes(data[25:])
-            elif kind == 0x6B and data[17]:  # 'k' keepalive asking for an answer now
-                self._status(force=True)
+            self._status(force=False)
+            await self._readable()
+            pg.consume_input()
 
     def confirm(self, lsn: int) -> None:
         self._flushed = max(self._flushed, lsn)
@@ -230,13 +231,13 @@ class PollSource:
             raise
         return cls(conn, slot, int(row["lsn"]))
 
-    async def messages(self) -> AsyncIterator[bytes]:
+    async def batches(self) -> AsyncIterator[list[bytes]]:
         params = {"slot": self.slot, "max_changes": self.max_changes}
         while True:
             rows = await (await self._conn.execute(Q["feed_poll"], params)).fetchall()
-            for r in rows:
-                yield bytes(r["data"])
-            if not rows:
+            if rows:
+                yield [bytes(r["data"]) for r in rows]
+            else:
                 await asyncio.sleep(self.interval)
 
     def confirm(self, lsn: int) -> None:
