@@ -422,8 +422,8 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
     def ratio(a: str, b: str) -> float | None:
         return rates[a] / rates[b] if a in rates and b in rates else None
 
-    def fmt(x: float | None) -> str:
-        return "—" if x is None else f"{x:.1f}x"
+    def fmt(x: float | None, digits: int = 1) -> str:
+        return "—" if x is None else f"{x:.{digits}f}x"
 
     lines = [
         "## The engine's write path against DBOS",
@@ -468,15 +468,20 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
             "≤ 1.5x",
             append_vs_bare <= 1.5,
         ),
-        ("`append` sequential against DBOS sequential", fmt(ratio("append_seq", "dbos_seq")), "≥ 5x", None),
+        ("`append` sequential against DBOS sequential", fmt(ratio("append_seq", "dbos_seq"), 2), "≥ 5x", None),
         (
             "LogWriter `step_completed`, 8 tasks sharing one writer, against the same 8 tasks sequential",
-            fmt(ratio("writer_shared_8", "writer_seq")),
+            fmt(ratio("writer_shared_8", "writer_seq"), 2),
             "≥ 4x",
             None,
         ),
-        ("the same shared writer against DBOS with 8 threads", fmt(ratio("writer_shared_8", "dbos_8")), "≥ 15x", None),
-        ("LogWriter `browser_action` against DBOS sequential", fmt(ratio("browser_seq", "dbos_seq")), "≥ 20x", None),
+        (
+            "the same shared writer against DBOS with 8 threads",
+            fmt(ratio("writer_shared_8", "dbos_8"), 2),
+            "≥ 15x",
+            None,
+        ),
+        ("LogWriter `browser_action` against DBOS sequential", fmt(ratio("browser_seq", "dbos_seq"), 2), "≥ 20x", None),
     ]
     floors = {
         "`append` sequential against DBOS sequential": (ratio("append_seq", "dbos_seq"), 5),
