@@ -430,3 +430,5 @@ def test_the_polling_fallback_delivers_the_same_stream(migrated: Database) -> No
 
     mode, seqs = run(migrated, body)
     assert (mode, seqs) == ("poll", [1, 2, 3, 4, 5])
+    # the store has closed: its slot is gone already, not a moment after its session ends
+    assert f.one(migrated, "select count(*) from pg_catalog.pg_replication_slots") == 0

@@ -244,7 +244,15 @@ class PollSource:
         """Reading consumed it already."""
 
     async def close(self) -> None:
-        await self._conn.close()
+        """Drop the slot on its own session, so that it is gone when this returns (a backend
+        that exits drops a temporary slot only a moment later: a DROP DATABASE right after
+        would find it still active)."""
+        try:
+            await asyncio.wait_for(self._conn.execute(Q["feed_drop_slot"], {"slot": self.slot}), 2.0)
+        except Exception:  # a broken session: its end drops the slot
+            pass
+        finally:
+            await self._conn.close()
 
 
 def _ident(name: str) -> str:

@@ -39,6 +39,11 @@ DROP_REPLICATION_SLOT {slot};
 select (lsn operator(pg_catalog.-) '0/0'::pg_catalog.pg_lsn)::pg_catalog.int8 as lsn
   from pg_catalog.pg_create_logical_replication_slot(%(slot)s, 'pgoutput', true);
 
+-- name: feed_drop_slot
+-- At close, on the slot's own session: gone when it returns, where a session that
+-- ends drops its temporary slot only a moment after the client has left.
+select pg_catalog.pg_drop_replication_slot(%(slot)s);
+
 -- name: feed_poll
 -- Everything committed since the last poll, up to max_changes messages (checked between
 -- transactions, so a transaction comes whole). Reading consumes it: the slot advances.
