@@ -96,3 +96,22 @@ select md5('execution' || (e + %(first)s))::uuid, 'step-' || g, 'browser_action'
        jsonb_build_object('url', 'https://portal.example.com/', 'title', 'Invoices')
   from generate_series(1, %(per_execution)s) g, generate_series(0, %(executions)s - 1) e
  order by g, e;
+
+-- name: store_updated_at_index
+-- The index on updated_at that aef-db leaves out (every context save would be a
+-- non-HOT update), made for bench/store.py's side-by-side.
+create index if not exists bench_executions_updated_at_idx on public.aef_executions (updated_at)
+ where status in ('running', 'paused');
+
+-- name: store_drop_updated_at_index
+drop index if exists public.bench_executions_updated_at_idx;
+
+-- name: store_sessions_left
+-- The store's sessions still open: a backend reports its counters when it exits.
+select count(*) as n from pg_catalog.pg_stat_activity where application_name = 'aef-db store';
+
+-- name: store_execution_updates
+select n_tup_upd as updates, n_tup_hot_upd as hot,
+       (pg_catalog.pg_current_wal_lsn() operator(pg_catalog.-) '0/0'::pg_catalog.pg_lsn)::int8 as wal
+  from pg_catalog.pg_stat_user_tables
+ where relid = 'public.aef_executions'::regclass;

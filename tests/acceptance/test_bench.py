@@ -76,8 +76,11 @@ def test_store_benchmark_runs_at_a_tiny_size() -> None:
         "50",
         "--memory-events",
         "1000",
+        "--saves",
+        "5",
     )
     assert "| aef_execution_logs: indexes, RLS, FK, guards, seq, owner and chain checks |" in out
+    assert "Context saves (`executions.update_context`" in out and "HOT updates" in out, out
 
 
 def test_audit_benchmark_runs_at_a_tiny_size() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -74,6 +75,30 @@ def test_a_started_execution_needs_no_head_lookup_and_a_stale_head_costs_one_ret
     cached, event, stored = run(migrated, body)
     assert (cached.owner, cached.seq, cached.hash) == (OWNER, 0, None)  # from start, not from the database
     assert event.seq == 3 and stored.seq == 3 and stored.owner == OWNER
+
+
+@pytest.mark.parametrize(
+    ("table", "columns"),
+    [
+        # update_context: what an engine saves as it goes
+        ("public.aef_executions", ("execution_context", "current_step_id", "updated_at")),
+        # the head an append moves, once per event
+        ("aef_audit.log_heads", ("last_seq", "last_hash", "updated_at")),
+    ],
+)
+def test_the_frequent_updates_touch_no_indexed_column(migrated: Database, table: str, columns: tuple[str, ...]) -> None:
+    """So they can be HOT updates: an index on any of these columns (key, expression or
+    predicate) makes every such update write all of the table's indexes again."""
+    with migrated.connect(superuser=True) as conn:
+        definitions = [
+            r["d"]
+            for r in conn.execute(
+                "select pg_get_indexdef(indexrelid) as d from pg_index where indrelid = %s::regclass", (table,)
+            )
+        ]
+    assert definitions  # the table's indexes were read
+    touched = [d for d in definitions for c in columns if re.search(rf"\b{c}\b", d)]
+    assert touched == []
 
 
 def test_fail_logs_the_error_in_the_same_call(migrated: Database) -> None:

@@ -2233,20 +2233,6 @@ COMMENT ON INDEX public.aef_execution_logs_user_page_idx IS 'The RLS column, the
 
 
 --
--- Name: aef_executions_active_idx; Type: INDEX; Schema: public; Owner: postgres
---
-
-CREATE INDEX aef_executions_active_idx ON public.aef_executions USING btree (updated_at) WHERE (status = ANY (ARRAY['running'::public.execution_status, 'paused'::public.execution_status]));
-
-
---
--- Name: INDEX aef_executions_active_idx; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON INDEX public.aef_executions_active_idx IS 'Active executions, small and hot.';
-
-
---
 -- Name: aef_executions_browser_session_id_idx; Type: INDEX; Schema: public; Owner: postgres
 --
 

@@ -71,8 +71,9 @@ create index aef_executions_user_status_idx on public.aef_executions (user_id, s
 comment on index public.aef_executions_user_status_idx is 'A user''s executions counted or listed by status.';
 create index aef_executions_status_idx on public.aef_executions (status, created_at desc);
 comment on index public.aef_executions_status_idx is 'Executions by status, across users (the engine''s and operators'' views).';
-create index aef_executions_active_idx on public.aef_executions (updated_at) where status in ('running', 'paused');
-comment on index public.aef_executions_active_idx is 'Active executions, small and hot.';
+-- No index on updated_at: every context save moves it, and an index on it makes each
+-- save a non-HOT update that writes all of the table's indexes again. Active
+-- executions are few and found through aef_executions_status_idx.
 create index aef_executions_sop_id_idx on public.aef_executions (sop_id);
 comment on index public.aef_executions_sop_id_idx is 'Foreign key to sops.';
 create index aef_executions_browser_session_id_idx on public.aef_executions (browser_session_id);
