@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -72,6 +73,9 @@ def crashable(workdir: Path) -> Iterator[Database]:
         with connect(cluster.url(superuser=True, database="aef_crash")) as conn:
             compat.install(conn)
             conn.execute(HOLD)
+            conn.execute(
+                "create table zz_probe (at timestamptz default now())"
+            )  # _until_commits_wait_for_the_standby writes here
         Runner(cluster.url(database="aef_crash")).up()
         db = Database("aef_crash", cluster)
         yield db
@@ -115,6 +119,31 @@ def _waiting(db: Database, event: str) -> bool:
             (event,),
         ).fetchone()
     return bool(row and row["n"])
+
+
+def _until_commits_wait_for_the_standby(db: Database) -> None:
+    """pg_reload_conf only signals: a commit waits for the standby once the checkpointer has
+    read the new synchronous_standby_names, which can come after the writer's next flush has
+    committed. Probe commits until one waits, then cancel its wait (it stays committed)."""
+    deadline = time.monotonic() + 60
+    while True:
+        with db.connect(superuser=True) as probe, db.connect(superuser=True) as watcher:
+            row = probe.execute("select pg_backend_pid() as pid").fetchone()
+            assert row is not None
+            # a commit waits for a standby only when its transaction wrote WAL
+            committing = threading.Thread(target=probe.execute, args=("insert into zz_probe default values",))
+            committing.start()
+            while committing.is_alive():  # the commit returned (not in force yet) or waits
+                waits = watcher.execute(
+                    "select wait_event = 'SyncRep' as waits from pg_stat_activity where pid = %s", (row["pid"],)
+                ).fetchone()
+                if waits and waits["waits"]:
+                    watcher.execute("select pg_cancel_backend(%s)", (row["pid"],))
+                    committing.join()
+                    return
+                time.sleep(0.01)
+            committing.join()
+        assert time.monotonic() < deadline, "synchronous_standby_names never took effect"
 
 
 def _tags(db: Database, execution_id: uuid.UUID) -> list[tuple[int, str]]:
@@ -183,6 +212,7 @@ def test_one_writer_survives_a_crash_at_every_point_of_a_flush(crashable: Databa
                             "alter system set synchronous_standby_names = 'nonexistent'",
                             "select pg_reload_conf()",
                         )
+                        await asyncio.to_thread(_until_commits_wait_for_the_standby, db)
                     if point != "idle":
                         for _ in range(2):
                             await log("browser_action")
