@@ -244,10 +244,10 @@ class _Table:
     columns: tuple[str, ...]
     loaders: tuple[Callable[[bytes], Any], ...]
     user_columns: frozenset[str]  # what authenticated may select
+    user_sees_all: bool = field(init=False)  # every column: a user's view needs no copy
 
-    @property
-    def user_sees_all(self) -> bool:
-        return self.user_columns.issuperset(self.columns)
+    def __post_init__(self) -> None:
+        self.user_sees_all = self.user_columns.issuperset(self.columns)
 
 
 @dataclass

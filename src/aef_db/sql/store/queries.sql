@@ -10,8 +10,8 @@ select set_config('role', 'authenticated', true), set_config('request.jwt.claims
 select set_config('role', %(role)s, false);
 
 -- name: insert_execution
--- status is idle, or running for an execution started and run at once (the database
--- sets started_at either way).
+-- status: idle, or running for an execution started and run at once (the database
+-- then sets started_at, as run does).
 insert into public.aef_executions (id, sop_id, user_id, status, config, execution_context, current_step_id, browser_session_id)
 values (%(id)s, %(sop_id)s, %(user_id)s, %(status)s, %(config)s, %(execution_context)s, %(current_step_id)s,
         %(browser_session_id)s)
