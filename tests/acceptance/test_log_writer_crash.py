@@ -73,9 +73,8 @@ def crashable(workdir: Path) -> Iterator[Database]:
         with connect(cluster.url(superuser=True, database="aef_crash")) as conn:
             compat.install(conn)
             conn.execute(HOLD)
-            conn.execute(
-                "create table zz_probe (at timestamptz default now())"
-            )  # _until_commits_wait_for_the_standby writes here
+            # _until_commits_wait_for_the_standby's probe commits write here
+            conn.execute("create table zz_probe (at timestamptz default now())")
         Runner(cluster.url(database="aef_crash")).up()
         db = Database("aef_crash", cluster)
         yield db
